@@ -1,0 +1,74 @@
+# Copyright 2026 Retail Integration Suite contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import json
+import logging
+
+from odoo import http
+from odoo.http import request
+
+from ..services import errors
+from ..services.webhook_signature import WebhookVerificationError
+
+_logger = logging.getLogger(__name__)
+
+
+def _error(status, code, message, details=None):
+    return request.make_json_response(
+        {"error": {"code": code, "message": message, "details": details or []}},
+        status=status)
+
+
+class RetailWebhookController(http.Controller):
+    """Inbound webhooks, per CONTRACTS.md.
+
+    The order of the checks is part of the contract: the body size is
+    bounded before anything is computed on it, the signature is checked
+    before the body is parsed, and the event is recorded (deduplicated on
+    ``webhook-id``) before it is processed by a job, so the answer is fast.
+    """
+
+    @http.route("/retail/webhook/<int:backend_id>", type="http", auth="none",
+                methods=["POST"], csrf=False, save_session=False)
+    def retail_webhook(self, backend_id, **_kw):
+        httprequest = request.httprequest
+        backend = request.env["retail.backend"].sudo().browse(backend_id).exists()
+        if not backend or not backend.active:
+            return _error(404, "unknown_backend", f"No active backend {backend_id}.")
+        limit = backend.webhook_max_body
+        if (httprequest.content_length or 0) > limit:
+            return _error(413, "body_too_large", f"The body exceeds {limit} bytes.")
+        body = httprequest.stream.read(limit + 1)
+        if len(body) > limit:
+            return _error(413, "body_too_large", f"The body exceeds {limit} bytes.")
+        headers = {k.lower(): v for k, v in httprequest.headers.items()}
+        try:
+            event_id = backend._webhook_verify(headers, body)
+        except WebhookVerificationError as exc:
+            _logger.warning("Webhook for backend %s refused: %s", backend.id, exc.code)
+            return _error(401, exc.code, exc.message)
+        except Exception:  # a broken key or secret must not leak a traceback
+            _logger.exception("Webhook verification error on backend %s", backend.id)
+            return _error(500, "verification_error",
+                          "The backend's webhook verification is misconfigured.")
+        if not event_id:
+            return _error(400, "missing_id", "The delivery carries no event id.")
+        try:
+            event = json.loads(body)
+            if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+                raise ValueError("the body must be a JSON object with a string 'type'")
+        except ValueError as exc:
+            exchange, _created = request.env["retail.exchange"].sudo()._record_inbound(
+                backend, event_id, {}, body)
+            if _created:
+                exchange.write({"state": "failed", "failure_class": errors.VALIDATION,
+                                "error": f"Malformed webhook body: {exc}"})
+            return _error(400, "malformed_json", f"Malformed body: {exc}",
+                          [{"exchange": exchange.id}])
+        Exchange = request.env["retail.exchange"].with_user(
+            backend.integration_user_id or request.env.ref("base.user_root"))
+        exchange, created = Exchange._record_inbound(backend, event_id, event, body)
+        if not created:
+            return request.make_json_response(
+                {"exchange": exchange.id, "state": exchange.state, "duplicate": True},
+                status=200)
+        return request.make_json_response({"exchange": exchange.id}, status=202)

@@ -1,0 +1,8 @@
+# Copyright 2026 Retail Integration Suite contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from odoo import models
+
+
+class ResPartner(models.Model):
+    _name = "res.partner"
+    _inherit = ["res.partner", "retail.binding.mixin"]

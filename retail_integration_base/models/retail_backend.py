@@ -1,0 +1,463 @@
+# Copyright 2026 Retail Integration Suite contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import ipaddress
+import logging
+import os
+import time
+import uuid
+from datetime import timedelta
+from urllib.parse import urlparse
+
+from odoo import _, api, fields, models, tools
+from odoo.exceptions import UserError, ValidationError
+
+from ..services import crypto, http_client
+from ..services import webhook_signature as stdwebhooks
+from ..services.errors import RateLimitDeferred
+
+_logger = logging.getLogger(__name__)
+
+# Waits shorter than this are slept through inside the job; longer ones
+# re-schedule the exchange without spending an attempt.
+RATE_LIMIT_MAX_INLINE_WAIT = 2.0
+
+
+def _secret_box():
+    key = tools.config.get(crypto.CONFIG_KEY) or os.environ.get(crypto.ENV_VAR)
+    try:
+        return crypto.SecretBox(key)
+    except crypto.EncryptionKeyError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def _is_loopback(url):
+    host = urlparse(url or "").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class RetailBackend(models.Model):
+    """One external system the suite talks to.
+
+    How a connector adds a kind of backend (the ``payment`` provider recipe):
+
+    1. ``kind = fields.Selection(selection_add=[("oms", "OMS")],
+       ondelete={"oms": "cascade"})``;
+    2. register its flows as ``retail.flow`` data or in
+       ``_retail_default_flows()`` (returns a list of value dicts);
+    3. override hooks such as ``_get_health_path()`` calling ``super()``
+       first and returning early when ``self.kind`` is not theirs;
+    4. implement the exchange handlers ``_retail_handle_<flow code>`` (and
+       ``_retail_build_<flow code>`` for outbound flows) on ``retail.exchange``.
+
+    Webhook verification is dispatched on ``webhook_verifier`` the same way:
+    ``_webhook_verify_<verifier>(headers, body)``.
+    """
+
+    _name = "retail.backend"
+    _description = "Retail Integration Backend"
+    _inherit = ["mail.thread"]
+    _order = "sequence, name, id"
+
+    name = fields.Char(required=True, tracking=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True, tracking=True)
+    kind = fields.Selection(
+        [("generic", "Generic HTTP")], required=True, default="generic", tracking=True,
+        help="The kind of external system; connector modules add theirs.")
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company, tracking=True)
+    environment = fields.Selection(
+        [("sandbox", "Sandbox"), ("production", "Production")],
+        required=True, default="sandbox", tracking=True,
+        help="Production backends talk to the live system: their URL must use HTTPS "
+             "(loopback excepted) and their form shows a warning banner.")
+    base_url = fields.Char(string="Base URL", required=True, tracking=True)
+    auth_type = fields.Selection(
+        [("none", "None"), ("bearer", "API key (Bearer)"), ("header", "API key (custom header)")],
+        required=True, default="bearer", tracking=True)
+    auth_header_name = fields.Char(default="X-API-Key")
+    # Encrypted values: never shown, never exported in clear, not tracked.
+    api_key_encrypted = fields.Char(copy=False, prefetch=False, groups="base.group_system")
+    webhook_secret_encrypted = fields.Char(copy=False, prefetch=False, groups="base.group_system")
+    webhook_secret_previous_encrypted = fields.Char(
+        copy=False, prefetch=False, groups="base.group_system")
+    webhook_secret_previous_until = fields.Datetime(
+        copy=False, readonly=True,
+        help="During a rotation the previous secret stays valid until this time.")
+    # Write-only inputs: their value is encrypted on save and reads back empty.
+    api_key = fields.Char(
+        string="New API key", compute="_compute_secret_inputs", inverse="_inverse_api_key",
+        groups="retail_integration_base.group_retail_integration_manager")
+    webhook_secret = fields.Char(
+        string="New webhook secret", compute="_compute_secret_inputs",
+        inverse="_inverse_webhook_secret",
+        groups="retail_integration_base.group_retail_integration_manager",
+        help="whsec_<base64>. Saving a new secret keeps the previous one valid for the "
+             "rotation grace period, so that the partner can switch without losing events.")
+    api_key_state = fields.Selection(
+        [("set", "Set"), ("not_set", "Not set")], compute="_compute_secret_states")
+    webhook_secret_state = fields.Selection(
+        [("set", "Set"), ("rotating", "Set (previous still valid)"), ("not_set", "Not set")],
+        compute="_compute_secret_states")
+    rotation_grace_hours = fields.Integer(default=24)
+    webhook_verifier = fields.Selection(
+        [("standard_webhooks", "Standard Webhooks")], required=True,
+        default="standard_webhooks")
+    webhook_max_body = fields.Integer(
+        string="Webhook body limit (bytes)", default=1024 * 1024, required=True)
+    webhook_tolerance = fields.Integer(
+        string="Webhook timestamp tolerance (s)", default=stdwebhooks.DEFAULT_TOLERANCE,
+        required=True)
+    webhook_url = fields.Char(compute="_compute_webhook_url", string="Webhook URL")
+    connect_timeout = fields.Float(default=5.0, required=True)
+    read_timeout = fields.Float(default=30.0, required=True)
+    retry_max_attempts = fields.Integer(
+        default=lambda self: self._default_param("retry_max_attempts", 5), required=True,
+        help="Attempts of one exchange before it lands in the exception queue.")
+    retry_backoff_base = fields.Float(
+        string="Backoff base (s)", required=True,
+        default=lambda self: self._default_param("retry_backoff_base", 10.0, float))
+    retry_backoff_max = fields.Float(
+        string="Backoff cap (s)", required=True,
+        default=lambda self: self._default_param("retry_backoff_max", 3600.0, float))
+    rate_limit_per_second = fields.Float(
+        string="Rate limit (calls/s)", default=0.0,
+        help="Shared by every worker and node through PostgreSQL. 0 means unlimited.")
+    rate_limit_burst = fields.Integer(default=10)
+    integration_user_id = fields.Many2one(
+        "res.users", required=True,
+        default=lambda self: self.env.ref(
+            "retail_integration_base.user_retail_integration", raise_if_not_found=False),
+        help="Technical user that processes this backend's exchanges.")
+    health_state = fields.Selection(
+        [("unknown", "Unknown"), ("ok", "Reachable"), ("error", "Unreachable")],
+        default="unknown", readonly=True, copy=False)
+    health_checked_at = fields.Datetime(readonly=True, copy=False)
+    health_message = fields.Char(readonly=True, copy=False)
+    flow_ids = fields.One2many("retail.flow", "backend_id")
+    mapping_ids = fields.One2many("retail.mapping", "backend_id")
+    exchange_count = fields.Integer(compute="_compute_exchange_counts")
+    exception_count = fields.Integer(compute="_compute_exchange_counts")
+
+    _sql_constraints = [
+        ("webhook_max_body_positive", "CHECK(webhook_max_body > 0)",
+         "The webhook body limit must be positive."),
+        ("retry_max_attempts_positive", "CHECK(retry_max_attempts >= 1)",
+         "At least one attempt is needed."),
+    ]
+
+    @api.model
+    def _default_param(self, name, default, cast=int):
+        value = self.env["ir.config_parameter"].sudo().get_param(f"retail_integration.{name}")
+        try:
+            return cast(value) if value else default
+        except ValueError:
+            return default
+
+    def _compute_secret_inputs(self):
+        for backend in self:
+            backend.api_key = False
+            backend.webhook_secret = False
+
+    def _compute_secret_states(self):
+        now = fields.Datetime.now()
+        for backend, values in zip(self, self.sudo().read([
+                "api_key_encrypted", "webhook_secret_encrypted",
+                "webhook_secret_previous_encrypted", "webhook_secret_previous_until"])):
+            backend.api_key_state = "set" if values["api_key_encrypted"] else "not_set"
+            if not values["webhook_secret_encrypted"]:
+                backend.webhook_secret_state = "not_set"
+            elif values["webhook_secret_previous_encrypted"] and (
+                    values["webhook_secret_previous_until"] or now) > now:
+                backend.webhook_secret_state = "rotating"
+            else:
+                backend.webhook_secret_state = "set"
+
+    @api.depends("kind")
+    def _compute_webhook_url(self):
+        base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        for backend in self:
+            backend.webhook_url = (
+                f"{base}/retail/webhook/{backend.id}" if backend.id else False)
+
+    def _compute_exchange_counts(self):
+        groups = self.env["retail.exchange"]._read_group(
+            [("backend_id", "in", self.ids)], ["backend_id", "state"], ["__count"])
+        totals, failed = {}, {}
+        for backend, state, count in groups:
+            totals[backend.id] = totals.get(backend.id, 0) + count
+            if state == "failed":
+                failed[backend.id] = count
+        for backend in self:
+            backend.exchange_count = totals.get(backend.id, 0)
+            backend.exception_count = failed.get(backend.id, 0)
+
+    @api.constrains("environment", "base_url")
+    def _check_production_url(self):
+        for backend in self:
+            url = backend.base_url or ""
+            if not url.startswith(("http://", "https://")):
+                raise ValidationError(_("The base URL of %s must start with http:// or https://.",
+                                        backend.name))
+            if (backend.environment == "production" and not url.startswith("https://")
+                    and not _is_loopback(url)):
+                raise ValidationError(_(
+                    "Production backend %s must use HTTPS: plain HTTP is only allowed on "
+                    "loopback addresses.", backend.name))
+
+    @api.constrains("rate_limit_per_second", "rate_limit_burst", "connect_timeout", "read_timeout")
+    def _check_limits(self):
+        for backend in self:
+            if backend.rate_limit_per_second < 0 or backend.rate_limit_burst < 1:
+                raise ValidationError(_("The rate limit must be 0 (off) or positive, "
+                                        "with a burst of at least 1."))
+            if backend.connect_timeout <= 0 or backend.read_timeout <= 0:
+                raise ValidationError(_("Timeouts must be positive."))
+
+    def _inverse_api_key(self):
+        for backend in self:
+            if backend.api_key:
+                backend.sudo().api_key_encrypted = _secret_box().encrypt(backend.api_key)
+                backend.message_post(body=_("API key changed by %s.", self.env.user.name))
+
+    def _inverse_webhook_secret(self):
+        for backend in self:
+            if not backend.webhook_secret:
+                continue
+            try:
+                stdwebhooks.decode_secret(backend.webhook_secret)
+            except ValueError as exc:
+                raise ValidationError(_("The webhook secret must look like whsec_<base64>.")) \
+                    from exc
+            box = _secret_box()
+            current = backend.sudo().webhook_secret_encrypted
+            values = {"webhook_secret_encrypted": box.encrypt(backend.webhook_secret)}
+            if current:
+                values.update(
+                    webhook_secret_previous_encrypted=current,
+                    webhook_secret_previous_until=fields.Datetime.now()
+                    + timedelta(hours=backend.rotation_grace_hours))
+            backend.sudo().write(values)
+            backend.message_post(body=_("Webhook secret rotated by %s.", self.env.user.name)
+                                 if current else
+                                 _("Webhook secret set by %s.", self.env.user.name))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        backends = super().create(vals_list)
+        backends._create_default_flows()
+        return backends
+
+    def unlink(self):
+        self.env.cr.execute("DELETE FROM retail_rate_bucket WHERE backend_id IN %s",
+                            [tuple(self.ids) or (0,)])
+        return super().unlink()
+
+    def init(self):
+        # The rate limit bucket is a plain table without foreign key: it is
+        # updated in short autonomous transactions that must not wait for,
+        # nor see, the caller's uncommitted work.
+        self.env.cr.execute("""
+            CREATE TABLE IF NOT EXISTS retail_rate_bucket (
+                backend_id integer PRIMARY KEY,
+                tokens double precision NOT NULL,
+                refilled_at timestamp NOT NULL DEFAULT clock_timestamp()
+            )""")
+
+    # ------------------------------------------------------------------ actions
+
+    def action_test_connection(self):
+        self.ensure_one()
+        self.check_access("write")
+        exchange = self.env["retail.exchange"].sudo()._record_outbound(
+            self, None, idempotency_key=f"health:{uuid.uuid4().hex}",
+            payload={"path": self._get_health_path()})
+        result = self._http_send("GET", self._get_health_path(), exchange=exchange)
+        ok = result.ok
+        message = (_("Reachable in %s ms (HTTP %s).", result.duration_ms, result.status)
+                   if ok else (result.error or _("HTTP %s", result.status)))
+        exchange.write({"state": "done" if ok else "failed",
+                        "failure_class": result.failure_class, "error": False if ok else message})
+        self.write({"health_state": "ok" if ok else "error", "health_message": message,
+                    "health_checked_at": fields.Datetime.now()})
+        return {
+            "type": "ir.actions.client", "tag": "display_notification",
+            "params": {"title": _("Test connection: %s", self.name), "message": message,
+                       "type": "success" if ok else "danger", "sticky": not ok,
+                       "next": {"type": "ir.actions.act_window_close"}},
+        }
+
+    def action_drop_previous_secret(self):
+        self.ensure_one()
+        self.sudo().write({"webhook_secret_previous_encrypted": False,
+                           "webhook_secret_previous_until": False})
+        self.message_post(body=_("Previous webhook secret revoked by %s.", self.env.user.name))
+
+    def action_view_exchanges(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "retail_integration_base.retail_exchange_action")
+        action["domain"] = [("backend_id", "=", self.id)]
+        action["context"] = {"search_default_backend_id": self.id}
+        return action
+
+    def action_view_exceptions(self):
+        action = self.action_view_exchanges()
+        action["context"] = dict(action["context"], search_default_filter_failed=1)
+        return action
+
+    def action_create_default_flows(self):
+        self._create_default_flows()
+
+    # ------------------------------------------------------------- extension
+
+    def _retail_default_flows(self):
+        """Flows every backend of this kind gets: list of ``retail.flow`` values.
+
+        Connectors override, call ``super()`` and append their flows when
+        ``self.kind`` is theirs.
+        """
+        self.ensure_one()
+        return []
+
+    def _create_default_flows(self):
+        for backend in self:
+            existing = set(backend.with_context(active_test=False).flow_ids.mapped("code"))
+            values = [dict(v, backend_id=backend.id) for v in backend._retail_default_flows()
+                      if v["code"] not in existing]
+            if values:
+                self.env["retail.flow"].sudo().create(values)
+
+    def _get_health_path(self):
+        self.ensure_one()
+        return "/v1/health"
+
+    def _get_flow(self, code, raise_if_missing=True):
+        self.ensure_one()
+        flow = self.flow_ids.filtered(lambda f: f.code == code)[:1]
+        if not flow and raise_if_missing:
+            raise UserError(_("Backend %(backend)s has no flow %(code)s.",
+                              backend=self.name, code=code))
+        return flow
+
+    # ------------------------------------------------------------------ secrets
+
+    def _decrypt(self, field_name):
+        self.ensure_one()
+        token = self.sudo()[field_name]
+        return _secret_box().decrypt(token) if token else False
+
+    def _webhook_secrets(self):
+        """The secrets a delivery may be signed with right now."""
+        self.ensure_one()
+        secrets = [self._decrypt("webhook_secret_encrypted")]
+        until = self.sudo().webhook_secret_previous_until
+        if self.sudo().webhook_secret_previous_encrypted and until and until > fields.Datetime.now():
+            secrets.append(self._decrypt("webhook_secret_previous_encrypted"))
+        return [s for s in secrets if s]
+
+    # ---------------------------------------------------------------- webhooks
+
+    def _webhook_verify(self, headers, body):
+        """Raise ``WebhookVerificationError`` unless the delivery is authentic."""
+        self.ensure_one()
+        return getattr(self, f"_webhook_verify_{self.webhook_verifier}")(headers, body)
+
+    def _webhook_verify_standard_webhooks(self, headers, body):
+        secrets = self._webhook_secrets()
+        if not secrets:
+            raise stdwebhooks.WebhookVerificationError(
+                "not_configured", "this backend has no webhook secret")
+        stdwebhooks.verify(
+            secrets, headers.get("webhook-id"), headers.get("webhook-timestamp"),
+            headers.get("webhook-signature"), body, tolerance=self.webhook_tolerance)
+        return headers.get("webhook-id")
+
+    # ----------------------------------------------------------- outbound http
+
+    def _client_config(self):
+        self.ensure_one()
+        headers = {}
+        if self.auth_type != "none":
+            key = self._decrypt("api_key_encrypted")
+            if key and self.auth_type == "bearer":
+                headers["Authorization"] = f"Bearer {key}"
+            elif key:
+                headers[self.auth_header_name or "X-API-Key"] = key
+        return http_client.ClientConfig(
+            cache_key=(self.env.cr.dbname, self.id, str(self.write_date)),
+            base_url=self.base_url, auth_headers=headers,
+            connect_timeout=self.connect_timeout, read_timeout=self.read_timeout)
+
+    def _http_send(self, method, path, payload=None, exchange=None, extra_headers=None):
+        """Send one call under the backend's rate limit; return an HttpResult.
+
+        When ``exchange`` is given its idempotency key and correlation ID go
+        into the headers, and the outcome (status, response, duration) is
+        written on it.
+        """
+        self.ensure_one()
+        self._rate_limit_acquire()
+        result = http_client.send(
+            self._client_config(), method, path, payload=payload,
+            idempotency_key=exchange.idempotency_key if exchange else None,
+            correlation_id=exchange.correlation_id if exchange else None,
+            extra_headers=extra_headers)
+        if exchange:
+            exchange.sudo().write({
+                "http_status": result.status, "duration_ms": result.duration_ms,
+                "response": result.stored_response(),
+            })
+        return result
+
+    def _rate_limit_acquire(self, cr=None):
+        """Take one token from the backend's bucket, shared through PostgreSQL.
+
+        Runs in its own short transaction (or on ``cr`` when given) so that
+        concurrent workers serialise on the bucket row only for the update.
+        Sleeps through short waits; raises ``RateLimitDeferred`` for long ones.
+        Returns the seconds waited.
+        """
+        self.ensure_one()
+        rate = self.rate_limit_per_second
+        if not rate:
+            return 0.0
+        burst = float(self.rate_limit_burst)
+        max_debt = RATE_LIMIT_MAX_INLINE_WAIT * rate
+        query = """
+            WITH cur AS (
+                SELECT backend_id, LEAST(%(cap)s, tokens + %(rate)s * GREATEST(0,
+                       EXTRACT(EPOCH FROM clock_timestamp() - refilled_at))) AS t
+                  FROM retail_rate_bucket WHERE backend_id = %(id)s FOR UPDATE)
+            UPDATE retail_rate_bucket b
+               SET tokens = CASE WHEN cur.t - 1 >= -%(debt)s THEN cur.t - 1 ELSE cur.t END,
+                   refilled_at = clock_timestamp()
+              FROM cur WHERE b.backend_id = cur.backend_id
+            RETURNING cur.t"""
+        params = {"id": self.id, "cap": burst, "rate": rate, "debt": max_debt}
+
+        def take(cursor):
+            cursor.execute(
+                "INSERT INTO retail_rate_bucket (backend_id, tokens) VALUES (%s, %s) "
+                "ON CONFLICT (backend_id) DO NOTHING", [self.id, burst])
+            cursor.execute(query, params)
+            return cursor.fetchone()[0]
+
+        if cr is not None:
+            before = take(cr)
+        else:
+            with self.env.registry.cursor() as own_cr:
+                before = take(own_cr)
+        after = before - 1
+        if after >= 0:
+            return 0.0
+        wait = -after / rate
+        if after < -max_debt:
+            raise RateLimitDeferred(wait)
+        time.sleep(wait)
+        return wait

@@ -1,0 +1,412 @@
+# Copyright 2026 Retail Integration Suite contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import json
+import logging
+import uuid
+from datetime import timedelta
+
+from psycopg2 import errorcodes
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError, ValidationError
+
+from odoo.addons.queue_job.exception import RetryableJobError
+
+from ..services import errors
+from ..services.backoff import backoff_delay
+
+_logger = logging.getLogger(__name__)
+
+# PostgreSQL errors that mean "someone else holds the row right now": the
+# job is retried without spending one of the exchange's attempts.
+CONCURRENCY_ERRORS = frozenset({
+    errorcodes.LOCK_NOT_AVAILABLE, errorcodes.SERIALIZATION_FAILURE,
+    errorcodes.DEADLOCK_DETECTED,
+})
+FINAL_STATES = ("done", "ignored")
+QUIET = {"mail_create_nolog": True, "mail_create_nosubscribe": True, "tracking_disable": True}
+
+
+class RetailExchange(models.Model):
+    """One message in or out: the audit log and the exception queue in one.
+
+    Every message is recorded here *before* it is processed; processing is a
+    queue_job on the record (``_job_process``), which dispatches on the flow
+    code to ``_retail_handle_<code>(payload)``. Outbound flows build their
+    payload with ``_retail_build_<code>()`` so that a Retry after a data fix
+    sends fresh data, while a Replay resends the stored payload.
+
+    Handlers report failures by raising ``RetailIntegrationError`` with a
+    failure class (``services/errors.py``); transient and rate-limited ones
+    are retried with capped exponential backoff, the others (and those out
+    of attempts) become ``failed``: the exception queue.
+    """
+
+    _name = "retail.exchange"
+    _description = "Retail Integration Exchange"
+    _inherit = ["mail.thread"]
+    _order = "id desc"
+    _rec_name = "name"
+
+    name = fields.Char(readonly=True)
+    backend_id = fields.Many2one(
+        "retail.backend", required=True, readonly=True, index=True, ondelete="restrict")
+    company_id = fields.Many2one(related="backend_id.company_id", store=True, index=True)
+    flow_id = fields.Many2one("retail.flow", readonly=True, index=True, ondelete="restrict")
+    flow_code = fields.Char(related="flow_id.code", store=False)
+    direction = fields.Selection(
+        [("outbound", "Outbound"), ("inbound", "Inbound")], required=True, readonly=True)
+    state = fields.Selection(
+        [("pending", "Pending"), ("retry", "Waiting to retry"), ("done", "Done"),
+         ("failed", "Exception"), ("ignored", "Ignored")],
+        required=True, default="pending", readonly=True, index=True)
+    idempotency_key = fields.Char(required=True, readonly=True, copy=False)
+    correlation_id = fields.Char(
+        readonly=True, index=True, default=lambda self: uuid.uuid4().hex)
+    event_type = fields.Char(readonly=True, index=True)
+    event_sequence = fields.Integer(readonly=True)
+    external_ref = fields.Char(readonly=True, index=True)
+    res_model = fields.Char(string="Linked model", readonly=True, index=True)
+    res_id = fields.Many2oneReference(
+        string="Linked record ID", model_field="res_model", readonly=True, index=True)
+    record_ref = fields.Reference(
+        selection="_selection_record_ref", compute="_compute_record_ref", string="Record")
+    payload = fields.Text(readonly=True)
+    response = fields.Text(readonly=True)
+    payload_purged = fields.Boolean(readonly=True)
+    http_status = fields.Integer(string="HTTP status", readonly=True)
+    duration_ms = fields.Integer(string="Duration (ms)", readonly=True, group_operator="avg")
+    attempts = fields.Integer(readonly=True)
+    max_attempts = fields.Integer(related="backend_id.retry_max_attempts")
+    next_retry_at = fields.Datetime(readonly=True)
+    processed_at = fields.Datetime(readonly=True)
+    failure_class = fields.Selection(errors.FAILURE_CLASSES, readonly=True, index=True)
+    error = fields.Text(readonly=True)
+    age_hours = fields.Float(compute="_compute_age_hours", string="Age (h)")
+
+    _sql_constraints = [
+        ("idempotency_unique", "UNIQUE(backend_id, direction, idempotency_key)",
+         "An exchange with this idempotency key already exists for this backend "
+         "and direction."),
+    ]
+
+    @api.model
+    def _selection_record_ref(self):
+        return [(m.model, m.name) for m in self.env["ir.model"].sudo().search([])]
+
+    @api.depends("res_model", "res_id")
+    def _compute_record_ref(self):
+        for exchange in self:
+            exchange.record_ref = (
+                f"{exchange.res_model},{exchange.res_id}"
+                if exchange.res_model in self.env and exchange.res_id else False)
+
+    def _compute_age_hours(self):
+        now = fields.Datetime.now()
+        for exchange in self:
+            exchange.age_hours = (now - exchange.create_date).total_seconds() / 3600.0 \
+                if exchange.create_date else 0.0
+
+    # ---------------------------------------------------------------- recording
+
+    @api.model
+    def _make_name(self, direction, flow, event_type=None, record=None, external_ref=None):
+        arrow = "→" if direction == "outbound" else "←"
+        label = (flow.code if flow else None) or event_type or _("message")
+        ref = external_ref or (record.display_name if record else "")
+        return f"{arrow} {label} {ref}".strip()
+
+    @api.model
+    def _record_outbound(self, backend, flow, idempotency_key, record=None, payload=None,
+                         correlation_id=None, external_ref=None):
+        """Create one outbound exchange (not yet processed)."""
+        values = {
+            "name": self._make_name("outbound", flow, record=record, external_ref=external_ref),
+            "backend_id": backend.id,
+            "flow_id": flow.id if flow else False,
+            "direction": "outbound",
+            "idempotency_key": idempotency_key,
+            "external_ref": external_ref,
+            "res_model": record._name if record else False,
+            "res_id": record.id if record else False,
+            "payload": self._dump(payload) if payload is not None else False,
+        }
+        if correlation_id:
+            values["correlation_id"] = correlation_id
+        return self.sudo().with_context(**QUIET).create(values)
+
+    @api.model
+    def _enqueue_outbound(self, backend, flow_code, record=None, idempotency_key=None,
+                          payload=None, correlation_id=None, external_ref=None):
+        """Record an outbound message and enqueue its processing.
+
+        Idempotent on ``idempotency_key``: asking twice for the same business
+        operation returns the first exchange instead of sending twice.
+        """
+        flow = backend._get_flow(flow_code)
+        if not flow.active:
+            return self.browse()
+        key = idempotency_key or f"{flow_code}:{record._name}:{record.id}"
+        existing = self.sudo().search([
+            ("backend_id", "=", backend.id), ("direction", "=", "outbound"),
+            ("idempotency_key", "=", key)], limit=1)
+        if existing:
+            return existing
+        exchange = self._record_outbound(
+            backend, flow, key, record=record, payload=payload,
+            correlation_id=correlation_id, external_ref=external_ref)
+        if record:
+            self.env["retail.binding"]._touch(backend, record, "pending", exchange)
+        exchange._enqueue()
+        return exchange
+
+    @api.model
+    def _record_inbound(self, backend, event_id, event, raw_body):
+        """Record one inbound event idempotently: return ``(exchange, created)``."""
+        existing = self.sudo().search([
+            ("backend_id", "=", backend.id), ("direction", "=", "inbound"),
+            ("idempotency_key", "=", event_id)], limit=1)
+        if existing:
+            return existing, False
+        event_type = event.get("type") if isinstance(event, dict) else None
+        flow = backend.flow_ids.filtered(
+            lambda f: f.direction == "inbound" and f.matches_event(event_type))[:1]
+        data = event.get("data") if isinstance(event, dict) else None
+        values = {
+            "name": self._make_name("inbound", flow, event_type=event_type),
+            "backend_id": backend.id,
+            "flow_id": flow.id or False,
+            "direction": "inbound",
+            "idempotency_key": event_id,
+            "event_type": event_type,
+            "event_sequence": event.get("sequence") if isinstance(
+                event.get("sequence"), int) else False,
+            "external_ref": isinstance(data, dict) and (
+                data.get("order_ref") or data.get("member_ref") or data.get("return_ref")
+            ) or False,
+            "payload": raw_body.decode("utf-8", "replace"),
+        }
+        if not flow:
+            values.update(state="failed", failure_class=errors.VALIDATION,
+                          error=_("No active inbound flow of backend %(backend)s handles "
+                                  "event type %(type)s.", backend=backend.name,
+                                  type=event_type))
+        try:
+            with self.env.cr.savepoint():
+                exchange = self.sudo().with_context(**QUIET).create(values)
+        except Exception as exc:
+            # A concurrent delivery of the same event won the race.
+            if getattr(exc, "pgcode", None) != errorcodes.UNIQUE_VIOLATION:
+                raise
+            return self.sudo().search([
+                ("backend_id", "=", backend.id), ("direction", "=", "inbound"),
+                ("idempotency_key", "=", event_id)], limit=1), False
+        if flow:
+            exchange._enqueue()
+        return exchange, True
+
+    @api.model
+    def _dump(self, payload):
+        return json.dumps(payload, ensure_ascii=False, sort_keys=True, indent=1)
+
+    def _enqueue(self, delay=None, rebuild=True, replay=False):
+        """Enqueue processing as the backend's integration user."""
+        for exchange in self:
+            backend = exchange.backend_id
+            flow = exchange.flow_id
+            user = backend.integration_user_id or self.env.user
+            exchange.with_user(user).with_context(**QUIET).with_delay(
+                channel=flow.channel or "root.retail",
+                priority=flow.priority if flow else 10,
+                eta=delay,
+                description=exchange.name,
+            )._job_process(rebuild=rebuild, replay=replay)
+
+    # --------------------------------------------------------------- processing
+
+    def _job_process(self, rebuild=True, replay=False):
+        """The job: process one exchange and decide its next state.
+
+        Idempotent: a done or ignored exchange is left alone unless this is
+        an explicit replay.
+        """
+        self.ensure_one()
+        if self.state in FINAL_STATES and not replay:
+            return _("Exchange already %s.", self.state)
+        self.attempts += 1
+        try:
+            with self.env.cr.savepoint():
+                payload = self._prepare_payload(rebuild and not replay)
+                handler = getattr(self, f"_retail_handle_{self.flow_id.code}", None)
+                if handler is None:
+                    raise errors.RetailIntegrationError(
+                        _("No handler for flow %s.", self.flow_id.code or "-"), errors.TECHNICAL)
+                outcome = handler(payload)
+        except errors.RateLimitDeferred as exc:
+            self.attempts -= 1
+            self.write({"state": "pending",
+                        "next_retry_at": fields.Datetime.now() + timedelta(seconds=exc.seconds)})
+            self._enqueue(delay=exc.seconds, rebuild=rebuild, replay=replay)
+            return str(exc)
+        except errors.RetailIntegrationError as exc:
+            self._register_failure(exc)
+            return exc.message
+        except (UserError, ValidationError, AccessError) as exc:
+            self._register_failure(errors.RetailIntegrationError(str(exc), errors.BUSINESS))
+            return str(exc)
+        except Exception as exc:
+            if getattr(exc, "pgcode", None) in CONCURRENCY_ERRORS:
+                raise RetryableJobError(
+                    _("Record locked by another transaction, retrying"), seconds=2,
+                    ignore_retry=True) from exc
+            _logger.exception("Unexpected error processing exchange %s", self.id)
+            self._register_failure(errors.RetailIntegrationError(
+                f"{type(exc).__name__}: {exc}", errors.TECHNICAL))
+            return str(exc)
+        self.write({"state": "done", "processed_at": fields.Datetime.now(),
+                    "failure_class": False, "error": False, "next_retry_at": False})
+        if self.direction == "outbound" and self.res_model and self.res_id:
+            binding = self.env["retail.binding"]._find(
+                self.backend_id, self.env[self.res_model].browse(self.res_id))
+            if binding and binding.sync_state in ("pending", "error"):
+                binding._set_state("synced", self)
+        return outcome or _("Done.")
+
+    def _prepare_payload(self, rebuild):
+        self.ensure_one()
+        builder = getattr(self, f"_retail_build_{self.flow_id.code}", None)
+        if self.direction == "outbound" and builder and (rebuild or not self.payload):
+            payload = builder()
+            self.payload = self._dump(payload)
+            return payload
+        if self.payload_purged or not self.payload:
+            raise errors.RetailIntegrationError(
+                _("The payload of this exchange was purged by the retention policy; "
+                  "it cannot be replayed."), errors.VALIDATION)
+        try:
+            return json.loads(self.payload)
+        except ValueError as exc:
+            raise errors.RetailIntegrationError(
+                _("The stored payload is not valid JSON: %s", exc), errors.VALIDATION) from exc
+
+    def _register_failure(self, exc):
+        self.ensure_one()
+        message = exc.message
+        if exc.details:
+            message += "\n" + json.dumps(exc.details, ensure_ascii=False, indent=1)
+        values = {"failure_class": exc.failure_class, "error": message}
+        if exc.result is not None:
+            values.update(http_status=exc.result.status, duration_ms=exc.result.duration_ms,
+                          response=exc.result.stored_response())
+        backend = self.backend_id
+        if exc.retryable and self.attempts < backend.retry_max_attempts:
+            delay = backoff_delay(self.attempts, backend.retry_backoff_base,
+                                  backend.retry_backoff_max, retry_after=exc.retry_after)
+            values.update(state="retry",
+                          next_retry_at=fields.Datetime.now() + timedelta(seconds=delay))
+            self.write(values)
+            self._enqueue(delay=delay)
+            return
+        if exc.retryable:
+            values["error"] = _("Out of retries after %(n)s attempts. Last error: %(error)s",
+                                n=self.attempts, error=message)
+        values.update(state="failed", next_retry_at=False)
+        self.write(values)
+        if self.direction == "outbound" and self.res_model and self.res_id:
+            self.env["retail.binding"]._touch(
+                backend, self.env[self.res_model].browse(self.res_id), "error", self)
+
+    def _send(self, method, path, payload=None):
+        """Call the partner for this exchange; raise on any failure."""
+        self.ensure_one()
+        return self.backend_id._http_send(method, path, payload=payload, exchange=self) \
+            .raise_for_failure()
+
+    def _linked_record(self):
+        self.ensure_one()
+        if self.res_model and self.res_id and self.res_model in self.env:
+            return self.env[self.res_model].browse(self.res_id).exists()
+        return None
+
+    # ------------------------------------------------------------------ actions
+
+    def _audit(self, message):
+        for exchange in self:
+            exchange.message_post(body=message)
+
+    def action_retry(self):
+        """Run failed or waiting exchanges again, with fresh data, now."""
+        todo = self.filtered(lambda e: e.state in ("failed", "retry", "pending"))
+        if not todo:
+            raise UserError(_("Only pending, waiting or failed exchanges can be retried."))
+        todo.write({"state": "pending", "attempts": 0, "next_retry_at": False})
+        todo._audit(_("Retried by %s.", self.env.user.name))
+        todo.sudo()._enqueue()
+        return True
+
+    def action_replay(self):
+        """Re-run the handler on the stored payload (any final state)."""
+        todo = self.filtered(lambda e: e.state in ("done", "failed", "ignored"))
+        if not todo:
+            raise UserError(_("Only done, failed or ignored exchanges can be replayed."))
+        if todo.filtered("payload_purged"):
+            raise UserError(_("Some exchanges have no payload any more (retention policy)."))
+        todo.write({"state": "pending", "attempts": 0, "next_retry_at": False})
+        todo._audit(_("Replayed by %s.", self.env.user.name))
+        todo.sudo()._enqueue(rebuild=False, replay=True)
+        return True
+
+    def action_ignore(self):
+        todo = self.filtered(lambda e: e.state in ("failed", "retry", "pending"))
+        if not todo:
+            raise UserError(_("Only pending, waiting or failed exchanges can be ignored."))
+        todo.write({"state": "ignored", "next_retry_at": False})
+        todo._audit(_("Ignored by %s.", self.env.user.name))
+        return True
+
+    def action_open_record(self):
+        self.ensure_one()
+        record = self._linked_record()
+        if not record:
+            raise UserError(_("This exchange is not linked to an existing record."))
+        return {"type": "ir.actions.act_window", "res_model": record._name,
+                "res_id": record.id, "view_mode": "form"}
+
+    def _job_related_action_exchange(self):
+        self.ensure_one()
+        return {"type": "ir.actions.act_window", "res_model": self._name,
+                "res_id": self.id, "view_mode": "form", "name": self.name}
+
+    @api.model
+    def _record_batch_failure(self, flow, exc):
+        """Make a failed batch run visible in the exception queue."""
+        exchange = self._record_outbound(
+            flow.backend_id, flow, f"batch:{flow.code}:{uuid.uuid4().hex}")
+        exchange.write({"state": "failed", "attempts": 1,
+                        "failure_class": getattr(exc, "failure_class", errors.TECHNICAL),
+                        "error": f"Batch run failed: {exc}"})
+        return exchange
+
+    # -------------------------------------------------------------------- crons
+
+    @api.model
+    def _cron_purge_payloads(self):
+        """Drop payloads and responses older than the configured retention."""
+        params = self.env["ir.config_parameter"].sudo()
+        now = fields.Datetime.now()
+        rules = [
+            (int(params.get_param("retail_integration.payload_retention_days", 30)),
+             list(FINAL_STATES)),
+            (int(params.get_param("retail_integration.exception_retention_days", 90)),
+             ["failed"]),
+        ]
+        purged = 0
+        for days, states in rules:
+            if days <= 0:
+                continue
+            old = self.sudo().search([
+                ("state", "in", states), ("payload_purged", "=", False),
+                ("create_date", "<", now - timedelta(days=days))])
+            old.write({"payload": False, "response": False, "payload_purged": True})
+            purged += len(old)
+        return purged

@@ -1,0 +1,8 @@
+# Copyright 2026 Retail Integration Suite contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from odoo import models
+
+
+class SaleOrder(models.Model):
+    _name = "sale.order"
+    _inherit = ["sale.order", "retail.binding.mixin"]

@@ -1,0 +1,46 @@
+# Copyright 2026 Retail Integration Suite contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from odoo import _, models
+from odoo.tools import float_round
+
+from odoo.addons.retail_integration_base.services import errors
+
+
+def minor_units(amount, currency):
+    """Integer minor units of amount in currency (never a float)."""
+    return int(float_round(amount * 10 ** currency.decimal_places, precision_digits=0))
+
+
+class RetailExchange(models.Model):
+    _inherit = "retail.exchange"
+
+    # ------------------------------------------------------------ order export
+
+    def _retail_build_oms_order_export(self):
+        order = self._linked_record()
+        if not order:
+            raise errors.RetailIntegrationError(
+                _("The sale order of this exchange no longer exists."), errors.VALIDATION)
+        return order._retail_oms_order_payload(self.backend_id)
+
+    def _retail_handle_oms_order_export(self, payload):
+        order = self._linked_record()
+        try:
+            result = self._send("POST", "/v1/orders", payload)
+            oms_id = (result.body or {}).get("oms_order_id")
+        except errors.RetailIntegrationError as exc:
+            # The OMS already holds this order (sent under another key):
+            # bind to it instead of failing, so a retry never duplicates.
+            known = [d.get("oms_order_id") for d in exc.details if isinstance(d, dict)]
+            if exc.http_status != 409 or not any(known):
+                raise
+            oms_id = next(k for k in known if k)
+        if not oms_id:
+            raise errors.RetailIntegrationError(
+                _("The OMS accepted the order without an oms_order_id."), errors.VALIDATION)
+        if order:
+            self.env["retail.binding"]._touch(
+                self.backend_id, order, "synced", self, external_id=oms_id,
+                external_state="accepted")
+        return _("Order %(order)s accepted by the OMS as %(oms)s.",
+                 order=payload.get("order_ref"), oms=oms_id)
