@@ -26,7 +26,7 @@ def _module_name(path):
     if parts and parts[-1] == "__init__":
         parts.pop()
     if not parts:
-        return None
+        return f"odoo.addons.{META}"
     if (ROOT / parts[0] / "__manifest__.py").is_file():
         return "odoo.addons." + ".".join(parts)
     if parts[0] == "simulators":

@@ -243,7 +243,13 @@ def cmd_test(args):
         cmd_lint(args)
     config = write_config("test", free_port(8169))
     if args.keep_db and db_exists(TEST_DB):
-        say(f"reusing database {TEST_DB}")
+        say(f"reusing database {TEST_DB}, updating the suite's modules")
+        result = run(odoo_cmd(config, "-d", TEST_DB, "-u", ",".join([*ADDON_NAMES, META]),
+                              "--stop-after-init", "--log-level=warn",
+                              f"--logfile={os.path.join(STATE, 'test-install.log')}"),
+                     check=False)
+        if result.returncode:
+            die("updating the suite in the test database failed (see .run/test-install.log).", 1)
     else:
         drop_db(TEST_DB)
         install_db(config, TEST_DB, demo=False, log_name="test-install.log")
@@ -326,7 +332,8 @@ def main():
     p.set_defaults(func=cmd_start)
     p = sub.add_parser("test", help="lint, then run every test on a fresh database")
     p.add_argument("--no-lint", action="store_true")
-    p.add_argument("--keep-db", action="store_true", help="reuse the test database")
+    p.add_argument("--keep-db", action="store_true",
+                   help="reuse the test database (its modules are updated)")
     p.add_argument("pytest_args", nargs="*", help="extra pytest arguments / paths")
     p.set_defaults(func=cmd_test)
     p = sub.add_parser("bench", help="run the benchmarks, print ratios, write JSON")

@@ -28,18 +28,22 @@ class RetailWebhookController(http.Controller):
     """
 
     @http.route("/retail/webhook/<int:backend_id>", type="http", auth="none",
-                methods=["POST"], csrf=False, save_session=False)
+                methods=["POST"], csrf=False, save_session=False, readonly=False)
     def retail_webhook(self, backend_id, **_kw):
         httprequest = request.httprequest
         backend = request.env["retail.backend"].sudo().browse(backend_id).exists()
         if not backend or not backend.active:
             return _error(404, "unknown_backend", f"No active backend {backend_id}.")
         limit = backend.webhook_max_body
-        if (httprequest.content_length or 0) > limit:
+        length = httprequest.content_length
+        if length is None:
+            # Without a length the size could only be known by reading it all.
+            return _error(411, "length_required", "A Content-Length header is required.")
+        if length > limit:
             return _error(413, "body_too_large", f"The body exceeds {limit} bytes.")
-        body = httprequest.stream.read(limit + 1)
-        if len(body) > limit:
-            return _error(413, "body_too_large", f"The body exceeds {limit} bytes.")
+        # werkzeug reads at most Content-Length bytes; cached because Odoo
+        # re-runs the handler after a serialization failure.
+        body = httprequest.get_data()
         headers = {k.lower(): v for k, v in httprequest.headers.items()}
         try:
             event_id = backend._webhook_verify(headers, body)

@@ -20,6 +20,9 @@ _logger = logging.getLogger(__name__)
 # Waits shorter than this are slept through inside the job; longer ones
 # re-schedule the exchange without spending an attempt.
 RATE_LIMIT_MAX_INLINE_WAIT = 2.0
+# A bucket row held longer than this by another worker turns into a job
+# retry (a lock error) instead of a worker stuck waiting.
+RATE_LIMIT_LOCK_TIMEOUT_MS = 2000
 
 
 def _secret_box():
@@ -323,7 +326,14 @@ class RetailBackend(models.Model):
         ``self.kind`` is theirs.
         """
         self.ensure_one()
-        return []
+        if self.kind != "generic":
+            return []
+        return [
+            {"name": "Requests", "code": "generic_request", "direction": "outbound",
+             "mode": "realtime"},
+            {"name": "Events", "code": "generic_events", "direction": "inbound",
+             "mode": "realtime", "event_types": "*"},
+        ]
 
     def _create_default_flows(self):
         for backend in self:
@@ -350,7 +360,12 @@ class RetailBackend(models.Model):
     def _decrypt(self, field_name):
         self.ensure_one()
         token = self.sudo()[field_name]
-        return _secret_box().decrypt(token) if token else False
+        if not token:
+            return False
+        try:
+            return _secret_box().decrypt(token)
+        except crypto.EncryptionKeyError as exc:
+            raise UserError(str(exc)) from exc
 
     def _webhook_secrets(self):
         """The secrets a delivery may be signed with right now."""
@@ -415,11 +430,11 @@ class RetailBackend(models.Model):
             })
         return result
 
-    def _rate_limit_acquire(self, cr=None):
+    def _rate_limit_acquire(self):
         """Take one token from the backend's bucket, shared through PostgreSQL.
 
-        Runs in its own short transaction (or on ``cr`` when given) so that
-        concurrent workers serialise on the bucket row only for the update.
+        Runs in its own short transaction so that concurrent workers
+        serialise on the bucket row only for the update.
         Sleeps through short waits; raises ``RateLimitDeferred`` for long ones.
         Returns the seconds waited.
         """
@@ -442,17 +457,18 @@ class RetailBackend(models.Model):
         params = {"id": self.id, "cap": burst, "rate": rate, "debt": max_debt}
 
         def take(cursor):
+            # Read committed: workers queue on the row lock and then see the
+            # committed balance, instead of failing to serialize.
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            cursor.execute("SET LOCAL lock_timeout = %s", [f"{RATE_LIMIT_LOCK_TIMEOUT_MS}ms"])
             cursor.execute(
                 "INSERT INTO retail_rate_bucket (backend_id, tokens) VALUES (%s, %s) "
                 "ON CONFLICT (backend_id) DO NOTHING", [self.id, burst])
             cursor.execute(query, params)
             return cursor.fetchone()[0]
 
-        if cr is not None:
-            before = take(cr)
-        else:
-            with self.env.registry.cursor() as own_cr:
-                before = take(own_cr)
+        with self.env.registry.cursor() as own_cr:
+            before = take(own_cr)
         after = before - 1
         if after >= 0:
             return 0.0

@@ -218,7 +218,7 @@ class RetailExchange(models.Model):
             exchange.with_user(user).with_context(**QUIET).with_delay(
                 channel=flow.channel or "root.retail",
                 priority=flow.priority if flow else 10,
-                eta=delay,
+                eta=timedelta(seconds=delay) if delay else None,
                 description=exchange.name,
             )._job_process(rebuild=rebuild, replay=replay)
 
@@ -233,7 +233,6 @@ class RetailExchange(models.Model):
         self.ensure_one()
         if self.state in FINAL_STATES and not replay:
             return _("Exchange already %s.", self.state)
-        self.attempts += 1
         try:
             with self.env.cr.savepoint():
                 payload = self._prepare_payload(rebuild and not replay)
@@ -243,7 +242,7 @@ class RetailExchange(models.Model):
                         _("No handler for flow %s.", self.flow_id.code or "-"), errors.TECHNICAL)
                 outcome = handler(payload)
         except errors.RateLimitDeferred as exc:
-            self.attempts -= 1
+            # Our own throttle: not an attempt, not a failure.
             self.write({"state": "pending",
                         "next_retry_at": fields.Datetime.now() + timedelta(seconds=exc.seconds)})
             self._enqueue(delay=exc.seconds, rebuild=rebuild, replay=replay)
@@ -256,6 +255,8 @@ class RetailExchange(models.Model):
             return str(exc)
         except Exception as exc:
             if getattr(exc, "pgcode", None) in CONCURRENCY_ERRORS:
+                # Another transaction holds a row we need: try again soon,
+                # without spending one of the exchange's attempts.
                 raise RetryableJobError(
                     _("Record locked by another transaction, retrying"), seconds=2,
                     ignore_retry=True) from exc
@@ -264,6 +265,7 @@ class RetailExchange(models.Model):
                 f"{type(exc).__name__}: {exc}", errors.TECHNICAL))
             return str(exc)
         self.write({"state": "done", "processed_at": fields.Datetime.now(),
+                    "attempts": self.attempts + 1,
                     "failure_class": False, "error": False, "next_retry_at": False})
         if self.direction == "outbound" and self.res_model and self.res_id:
             binding = self.env["retail.binding"]._find(
@@ -291,6 +293,7 @@ class RetailExchange(models.Model):
 
     def _register_failure(self, exc):
         self.ensure_one()
+        self.attempts += 1
         message = exc.message
         if exc.details:
             message += "\n" + json.dumps(exc.details, ensure_ascii=False, indent=1)
@@ -321,6 +324,24 @@ class RetailExchange(models.Model):
         self.ensure_one()
         return self.backend_id._http_send(method, path, payload=payload, exchange=self) \
             .raise_for_failure()
+
+    # Handlers of the generic kind: they make a bare backend useful (relay a
+    # stored request, log partner events) and exercise the framework alone.
+
+    def _retail_handle_generic_request(self, payload):
+        """Send the stored ``{"method", "path", "body"}`` request as is."""
+        if not isinstance(payload, dict) or not payload.get("path"):
+            raise errors.RetailIntegrationError(
+                _("A generic request needs a path."), errors.VALIDATION)
+        result = self._send(payload.get("method", "POST"), payload["path"], payload.get("body"))
+        return _("HTTP %s", result.status)
+
+    def _retail_handle_generic_events(self, payload):
+        """Keep partner events in the log without acting on them."""
+        if not isinstance(payload, dict) or not payload.get("type"):
+            raise errors.RetailIntegrationError(
+                _("An event needs a type."), errors.VALIDATION)
+        return _("Event %s logged.", payload["type"])
 
     def _linked_record(self):
         self.ensure_one()

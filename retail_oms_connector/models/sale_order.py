@@ -123,7 +123,9 @@ class SaleOrder(models.Model):
         return {
             "line_ref": str(line.id),
             "sku": sku,
-            "qty": line.product_uom_qty,
+            # The OMS counts units: whole quantities travel as integers.
+            "qty": int(line.product_uom_qty) if float(line.product_uom_qty).is_integer()
+            else line.product_uom_qty,
             "unit_price": minor_units(line.price_unit, currency),
             "discount": minor_units(gross - line.price_subtotal, currency),
             "tax": minor_units(line.price_tax, currency),

@@ -1,0 +1,149 @@
+# Copyright 2026 Retail Integration Suite contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""Shared fixtures of the suite's tests; connector tests import them.
+
+* ``RetailTestMixin``: users per group, backends, a webhook secret, and
+  ``run_jobs()``, which runs the stored queue_job jobs exactly as the job
+  runner does (load, perform, store), retries included, ignoring their ETA.
+* ``SimulatorMixin``: a reference simulator on a loopback port for the test
+  class, driven through its public control API.
+"""
+
+import base64
+import ipaddress
+import json
+import time
+from urllib.parse import urlparse
+
+import requests
+
+from odoo.tests import new_test_user
+from odoo.tests.common import BlockedRequest
+
+from odoo.addons.queue_job.exception import RetryableJobError
+from odoo.addons.queue_job.job import Job
+
+WEBHOOK_KEY = b"retail-integration-test-key-0001"
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(WEBHOOK_KEY).decode()
+OTHER_SECRET = "whsec_" + base64.b64encode(b"retail-integration-test-key-0002").decode()
+API_KEY = "sk_test_retail_integration_4f1c2a"
+
+
+_real_send = requests.Session.send
+
+
+class RetailTestMixin:
+    @classmethod
+    def _request_handler(cls, session, request, /, **kw):
+        """Let loopback traffic through untouched, block everything else.
+
+        Odoo's own test handler stretches timeouts to 10 s and cannot take
+        the (connect, read) tuple our client sends; the suite's tests only
+        ever talk to simulators on loopback.
+        """
+        host = urlparse(request.url).hostname or ""
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise BlockedRequest(f"Only loopback traffic in tests (was {request.url})")
+        return _real_send(session, request, **kw)
+
+    @classmethod
+    def setup_retail(cls):
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        cls.manager = new_test_user(
+            cls.env, login="retail_manager_test", name="Retail Manager",
+            groups="base.group_user,retail_integration_base.group_retail_integration_manager")
+        cls.retail_user = new_test_user(
+            cls.env, login="retail_user_test", name="Retail User",
+            groups="base.group_user,retail_integration_base.group_retail_integration_user")
+        cls.salesman = new_test_user(
+            cls.env, login="retail_salesman_test", name="Salesperson",
+            groups="base.group_user,sales_team.group_sale_salesman")
+
+    @classmethod
+    def create_backend(cls, **values):
+        vals = {
+            "name": "Test backend",
+            "kind": "generic",
+            "base_url": "http://127.0.0.1:9",
+            "auth_type": "bearer",
+            "retry_max_attempts": 4,
+            "retry_backoff_base": 1,
+            "retry_backoff_max": 8,
+        }
+        vals.update(values)
+        backend = cls.env["retail.backend"].with_user(cls.manager).create(vals)
+        backend.with_user(cls.manager).write({"api_key": API_KEY, "webhook_secret": WEBHOOK_SECRET})
+        return backend.sudo()
+
+    def run_jobs(self, max_rounds=30):
+        """Run pending jobs like the runner does, until none is left.
+
+        Returns the number of jobs performed. Jobs raising
+        ``RetryableJobError`` are postponed as queue_job does.
+        """
+        performed = 0
+        for _round in range(max_rounds):
+            records = self.env["queue.job"].sudo().search(
+                [("state", "in", ("pending", "enqueued"))], order="priority, id")
+            if not records:
+                break
+            for record in records:
+                job = Job.load(self.env, record.uuid)
+                job.set_started()
+                job.store()
+                try:
+                    job.perform()
+                except RetryableJobError as exc:
+                    job.postpone(result=str(exc), seconds=exc.seconds)
+                    job.set_pending(reset_retry=False)
+                    job.store()
+                    continue
+                job.set_done(result=job.result)
+                job.store()
+                performed += 1
+        return performed
+
+    def exchanges(self, backend, **domain):
+        dom = [("backend_id", "=", backend.id)] + [(k, "=", v) for k, v in domain.items()]
+        return self.env["retail.exchange"].sudo().search(dom)
+
+
+class SimulatorMixin:
+    """Start a simulator class for the test class (loopback, random port)."""
+
+    simulator_class = None
+
+    @classmethod
+    def start_simulator(cls, **kwargs):
+        cls.simulator = cls.simulator_class(
+            "127.0.0.1", port=0, api_key=API_KEY, webhook_secret=WEBHOOK_SECRET, **kwargs)
+        cls.simulator.start()
+        cls.addClassCleanup(cls.simulator.stop)
+        return cls.simulator
+
+    def sim(self, method, path, payload=None, timeout=30):
+        response = requests.request(
+            method, self.simulator.url + path, timeout=timeout,
+            data=json.dumps(payload) if payload is not None else None,
+            headers={"Content-Type": "application/json"})
+        return response.json() if response.content else None
+
+    def sim_reset(self):
+        self.sim("POST", "/_sim/reset")
+
+    def sim_faults(self, **faults):
+        return self.sim("POST", "/_sim/faults", faults)
+
+    def sim_state(self):
+        return self.sim("GET", "/_sim/state")
+
+    def sim_wait_idle(self, timeout=20):
+        deadline = time.time() + timeout
+        result = self.sim("POST", "/_sim/wait_idle", {"timeout": timeout})
+        if not result.get("idle") and time.time() < deadline:
+            result = self.sim("POST", "/_sim/wait_idle", {"timeout": deadline - time.time()})
+        return result.get("idle")
