@@ -2,7 +2,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 {
     "name": "Retail Loyalty Connector",
-    "summary": "Loyalty platform connector: members, redemptions, accruals, reversals (kind loyalty)",
+    "summary": "Loyalty platform connector: members, redemptions, accruals, reversals "
+               "(backend kind loyalty)",
     "version": "18.0.1.0.0",
     "author": "Retail Integration Suite contributors",
     "website": "https://github.com/retail-integration/retail_integration",

@@ -2,7 +2,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 {
     "name": "Retail Settlement",
-    "summary": "Payment and marketplace settlements: import, matching, postings (kind settlement)",
+    "summary": "Payment and marketplace settlements: import, matching, postings "
+               "(backend kind settlement)",
     "version": "18.0.1.0.0",
     "author": "Retail Integration Suite contributors",
     "website": "https://github.com/retail-integration/retail_integration",

@@ -73,7 +73,7 @@ def ensure_python_packages():
 
 
 def ensure_chromium():
-    if shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome"):
+    if any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")):
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
         say("installing Debian's chromium for the browser tests")
@@ -185,7 +185,7 @@ def prepare():
 
 
 def odoo_cmd(config, *args):
-    return [PY, "-c", "import odoo.cli; odoo.cli.main()", "-c", config, *args]
+    return [PY, os.path.join(ROOT, "setup", "odoo_server.py"), "-c", config, *args]
 
 
 def db_exists(name):
@@ -284,7 +284,7 @@ def cmd_start(args):
     simulator = subprocess.Popen(
         [PY, "-m", "simulators.oms", "--port", str(sim_port), "--api-key", api_key,
          "--webhook-url", f"http://127.0.0.1:{port}/retail/webhook/{backend_id}",
-         "--webhook-secret", secret, "--auto-fulfil"],
+         "--webhook-secret", secret],
         cwd=ROOT, env=env, stdout=sim_log, stderr=subprocess.STDOUT)
     say(f"OMS simulator on http://127.0.0.1:{sim_port} (log .run/simulator.log)")
     odoo_proc = subprocess.Popen(odoo_cmd(config, "-d", DEMO_DB, "--db-filter", f"^{DEMO_DB}$",

@@ -1,14 +1,14 @@
 # Copyright 2026 Retail Integration Suite contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from datetime import timedelta
 import ipaddress
 import logging
 import os
 import time
-import uuid
-from datetime import timedelta
 from urllib.parse import urlparse
+import uuid
 
-from odoo import _, api, fields, models, tools
+from odoo import api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 
 from ..services import crypto, http_client
@@ -169,9 +169,10 @@ class RetailBackend(models.Model):
 
     def _compute_secret_states(self):
         now = fields.Datetime.now()
-        for backend, values in zip(self, self.sudo().read([
-                "api_key_encrypted", "webhook_secret_encrypted",
-                "webhook_secret_previous_encrypted", "webhook_secret_previous_until"])):
+        stored = self.sudo().read([
+            "api_key_encrypted", "webhook_secret_encrypted",
+            "webhook_secret_previous_encrypted", "webhook_secret_previous_until"])
+        for backend, values in zip(self, stored, strict=True):
             backend.api_key_state = "set" if values["api_key_encrypted"] else "not_set"
             if not values["webhook_secret_encrypted"]:
                 backend.webhook_secret_state = "not_set"
@@ -205,11 +206,11 @@ class RetailBackend(models.Model):
         for backend in self:
             url = backend.base_url or ""
             if not url.startswith(("http://", "https://")):
-                raise ValidationError(_("The base URL of %s must start with http:// or https://.",
+                raise ValidationError(self.env._("The base URL of %s must start with http:// or https://.",
                                         backend.name))
             if (backend.environment == "production" and not url.startswith("https://")
                     and not _is_loopback(url)):
-                raise ValidationError(_(
+                raise ValidationError(self.env._(
                     "Production backend %s must use HTTPS: plain HTTP is only allowed on "
                     "loopback addresses.", backend.name))
 
@@ -217,16 +218,16 @@ class RetailBackend(models.Model):
     def _check_limits(self):
         for backend in self:
             if backend.rate_limit_per_second < 0 or backend.rate_limit_burst < 1:
-                raise ValidationError(_("The rate limit must be 0 (off) or positive, "
+                raise ValidationError(self.env._("The rate limit must be 0 (off) or positive, "
                                         "with a burst of at least 1."))
             if backend.connect_timeout <= 0 or backend.read_timeout <= 0:
-                raise ValidationError(_("Timeouts must be positive."))
+                raise ValidationError(self.env._("Timeouts must be positive."))
 
     def _inverse_api_key(self):
         for backend in self:
             if backend.api_key:
                 backend.sudo().api_key_encrypted = _secret_box().encrypt(backend.api_key)
-                backend.message_post(body=_("API key changed by %s.", self.env.user.name))
+                backend.message_post(body=self.env._("API key changed by %s.", self.env.user.name))
 
     def _inverse_webhook_secret(self):
         for backend in self:
@@ -235,7 +236,7 @@ class RetailBackend(models.Model):
             try:
                 stdwebhooks.decode_secret(backend.webhook_secret)
             except ValueError as exc:
-                raise ValidationError(_("The webhook secret must look like whsec_<base64>.")) \
+                raise ValidationError(self.env._("The webhook secret must look like whsec_<base64>.")) \
                     from exc
             box = _secret_box()
             current = backend.sudo().webhook_secret_encrypted
@@ -246,9 +247,9 @@ class RetailBackend(models.Model):
                     webhook_secret_previous_until=fields.Datetime.now()
                     + timedelta(hours=backend.rotation_grace_hours))
             backend.sudo().write(values)
-            backend.message_post(body=_("Webhook secret rotated by %s.", self.env.user.name)
+            backend.message_post(body=self.env._("Webhook secret rotated by %s.", self.env.user.name)
                                  if current else
-                                 _("Webhook secret set by %s.", self.env.user.name))
+                                 self.env._("Webhook secret set by %s.", self.env.user.name))
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -282,15 +283,16 @@ class RetailBackend(models.Model):
             payload={"path": self._get_health_path()})
         result = self._http_send("GET", self._get_health_path(), exchange=exchange)
         ok = result.ok
-        message = (_("Reachable in %s ms (HTTP %s).", result.duration_ms, result.status)
-                   if ok else (result.error or _("HTTP %s", result.status)))
+        message = (self.env._("Reachable in %(ms)s ms (HTTP %(status)s).", ms=result.duration_ms,
+                             status=result.status)
+                   if ok else (result.error or self.env._("HTTP %s", result.status)))
         exchange.write({"state": "done" if ok else "failed",
                         "failure_class": result.failure_class, "error": False if ok else message})
         self.write({"health_state": "ok" if ok else "error", "health_message": message,
                     "health_checked_at": fields.Datetime.now()})
         return {
             "type": "ir.actions.client", "tag": "display_notification",
-            "params": {"title": _("Test connection: %s", self.name), "message": message,
+            "params": {"title": self.env._("Test connection: %s", self.name), "message": message,
                        "type": "success" if ok else "danger", "sticky": not ok,
                        "next": {"type": "ir.actions.act_window_close"}},
         }
@@ -299,7 +301,7 @@ class RetailBackend(models.Model):
         self.ensure_one()
         self.sudo().write({"webhook_secret_previous_encrypted": False,
                            "webhook_secret_previous_until": False})
-        self.message_post(body=_("Previous webhook secret revoked by %s.", self.env.user.name))
+        self.message_post(body=self.env._("Previous webhook secret revoked by %s.", self.env.user.name))
 
     def action_view_exchanges(self):
         self.ensure_one()
@@ -351,7 +353,7 @@ class RetailBackend(models.Model):
         self.ensure_one()
         flow = self.flow_ids.filtered(lambda f: f.code == code)[:1]
         if not flow and raise_if_missing:
-            raise UserError(_("Backend %(backend)s has no flow %(code)s.",
+            raise UserError(self.env._("Backend %(backend)s has no flow %(code)s.",
                               backend=self.name, code=code))
         return flow
 
@@ -371,8 +373,9 @@ class RetailBackend(models.Model):
         """The secrets a delivery may be signed with right now."""
         self.ensure_one()
         secrets = [self._decrypt("webhook_secret_encrypted")]
-        until = self.sudo().webhook_secret_previous_until
-        if self.sudo().webhook_secret_previous_encrypted and until and until > fields.Datetime.now():
+        backend = self.sudo()
+        until = backend.webhook_secret_previous_until
+        if backend.webhook_secret_previous_encrypted and until and until > fields.Datetime.now():
             secrets.append(self._decrypt("webhook_secret_previous_encrypted"))
         return [s for s in secrets if s]
 

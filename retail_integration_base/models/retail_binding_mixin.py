@@ -1,6 +1,6 @@
 # Copyright 2026 Retail Integration Suite contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo import _, fields, models
+from odoo import fields, models
 
 from .retail_binding import STATE_PRIORITY, SYNC_STATES
 
@@ -55,5 +55,5 @@ class RetailBindingMixin(models.AbstractModel):
             "retail_integration_base.retail_exchange_action")
         action["domain"] = [("res_model", "=", self._name), ("res_id", "=", self.id)]
         action["context"] = {}
-        action["name"] = _("Integration messages")
+        action["name"] = self.env._("Integration messages")
         return action

@@ -1,13 +1,13 @@
 # Copyright 2026 Retail Integration Suite contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from datetime import timedelta
 import json
 import logging
 import uuid
-from datetime import timedelta
 
 from psycopg2 import errorcodes
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from odoo.addons.queue_job.exception import RetryableJobError
@@ -112,7 +112,7 @@ class RetailExchange(models.Model):
     @api.model
     def _make_name(self, direction, flow, event_type=None, record=None, external_ref=None):
         arrow = "→" if direction == "outbound" else "←"
-        label = (flow.code if flow else None) or event_type or _("message")
+        label = (flow.code if flow else None) or event_type or self.env._("message")
         ref = external_ref or (record.display_name if record else "")
         return f"{arrow} {label} {ref}".strip()
 
@@ -188,7 +188,7 @@ class RetailExchange(models.Model):
         }
         if not flow:
             values.update(state="failed", failure_class=errors.VALIDATION,
-                          error=_("No active inbound flow of backend %(backend)s handles "
+                          error=self.env._("No active inbound flow of backend %(backend)s handles "
                                   "event type %(type)s.", backend=backend.name,
                                   type=event_type))
         try:
@@ -232,14 +232,14 @@ class RetailExchange(models.Model):
         """
         self.ensure_one()
         if self.state in FINAL_STATES and not replay:
-            return _("Exchange already %s.", self.state)
+            return self.env._("Exchange already %s.", self.state)
         try:
             with self.env.cr.savepoint():
                 payload = self._prepare_payload(rebuild and not replay)
                 handler = getattr(self, f"_retail_handle_{self.flow_id.code}", None)
                 if handler is None:
                     raise errors.RetailIntegrationError(
-                        _("No handler for flow %s.", self.flow_id.code or "-"), errors.TECHNICAL)
+                        self.env._("No handler for flow %s.", self.flow_id.code or "-"), errors.TECHNICAL)
                 outcome = handler(payload)
         except errors.RateLimitDeferred as exc:
             # Our own throttle: not an attempt, not a failure.
@@ -258,7 +258,7 @@ class RetailExchange(models.Model):
                 # Another transaction holds a row we need: try again soon,
                 # without spending one of the exchange's attempts.
                 raise RetryableJobError(
-                    _("Record locked by another transaction, retrying"), seconds=2,
+                    self.env._("Record locked by another transaction, retrying"), seconds=2,
                     ignore_retry=True) from exc
             _logger.exception("Unexpected error processing exchange %s", self.id)
             self._register_failure(errors.RetailIntegrationError(
@@ -272,7 +272,7 @@ class RetailExchange(models.Model):
                 self.backend_id, self.env[self.res_model].browse(self.res_id))
             if binding and binding.sync_state in ("pending", "error"):
                 binding._set_state("synced", self)
-        return outcome or _("Done.")
+        return outcome or self.env._("Done.")
 
     def _prepare_payload(self, rebuild):
         self.ensure_one()
@@ -283,13 +283,13 @@ class RetailExchange(models.Model):
             return payload
         if self.payload_purged or not self.payload:
             raise errors.RetailIntegrationError(
-                _("The payload of this exchange was purged by the retention policy; "
+                self.env._("The payload of this exchange was purged by the retention policy; "
                   "it cannot be replayed."), errors.VALIDATION)
         try:
             return json.loads(self.payload)
         except ValueError as exc:
             raise errors.RetailIntegrationError(
-                _("The stored payload is not valid JSON: %s", exc), errors.VALIDATION) from exc
+                self.env._("The stored payload is not valid JSON: %s", exc), errors.VALIDATION) from exc
 
     def _register_failure(self, exc):
         self.ensure_one()
@@ -311,7 +311,7 @@ class RetailExchange(models.Model):
             self._enqueue(delay=delay)
             return
         if exc.retryable:
-            values["error"] = _("Out of retries after %(n)s attempts. Last error: %(error)s",
+            values["error"] = self.env._("Out of retries after %(n)s attempts. Last error: %(error)s",
                                 n=self.attempts, error=message)
         values.update(state="failed", next_retry_at=False)
         self.write(values)
@@ -332,16 +332,16 @@ class RetailExchange(models.Model):
         """Send the stored ``{"method", "path", "body"}`` request as is."""
         if not isinstance(payload, dict) or not payload.get("path"):
             raise errors.RetailIntegrationError(
-                _("A generic request needs a path."), errors.VALIDATION)
+                self.env._("A generic request needs a path."), errors.VALIDATION)
         result = self._send(payload.get("method", "POST"), payload["path"], payload.get("body"))
-        return _("HTTP %s", result.status)
+        return self.env._("HTTP %s", result.status)
 
     def _retail_handle_generic_events(self, payload):
         """Keep partner events in the log without acting on them."""
         if not isinstance(payload, dict) or not payload.get("type"):
             raise errors.RetailIntegrationError(
-                _("An event needs a type."), errors.VALIDATION)
-        return _("Event %s logged.", payload["type"])
+                self.env._("An event needs a type."), errors.VALIDATION)
+        return self.env._("Event %s logged.", payload["type"])
 
     def _linked_record(self):
         self.ensure_one()
@@ -359,9 +359,9 @@ class RetailExchange(models.Model):
         """Run failed or waiting exchanges again, with fresh data, now."""
         todo = self.filtered(lambda e: e.state in ("failed", "retry", "pending"))
         if not todo:
-            raise UserError(_("Only pending, waiting or failed exchanges can be retried."))
+            raise UserError(self.env._("Only pending, waiting or failed exchanges can be retried."))
         todo.write({"state": "pending", "attempts": 0, "next_retry_at": False})
-        todo._audit(_("Retried by %s.", self.env.user.name))
+        todo._audit(self.env._("Retried by %s.", self.env.user.name))
         todo.sudo()._enqueue()
         return True
 
@@ -369,27 +369,27 @@ class RetailExchange(models.Model):
         """Re-run the handler on the stored payload (any final state)."""
         todo = self.filtered(lambda e: e.state in ("done", "failed", "ignored"))
         if not todo:
-            raise UserError(_("Only done, failed or ignored exchanges can be replayed."))
+            raise UserError(self.env._("Only done, failed or ignored exchanges can be replayed."))
         if todo.filtered("payload_purged"):
-            raise UserError(_("Some exchanges have no payload any more (retention policy)."))
+            raise UserError(self.env._("Some exchanges have no payload any more (retention policy)."))
         todo.write({"state": "pending", "attempts": 0, "next_retry_at": False})
-        todo._audit(_("Replayed by %s.", self.env.user.name))
+        todo._audit(self.env._("Replayed by %s.", self.env.user.name))
         todo.sudo()._enqueue(rebuild=False, replay=True)
         return True
 
     def action_ignore(self):
         todo = self.filtered(lambda e: e.state in ("failed", "retry", "pending"))
         if not todo:
-            raise UserError(_("Only pending, waiting or failed exchanges can be ignored."))
+            raise UserError(self.env._("Only pending, waiting or failed exchanges can be ignored."))
         todo.write({"state": "ignored", "next_retry_at": False})
-        todo._audit(_("Ignored by %s.", self.env.user.name))
+        todo._audit(self.env._("Ignored by %s.", self.env.user.name))
         return True
 
     def action_open_record(self):
         self.ensure_one()
         record = self._linked_record()
         if not record:
-            raise UserError(_("This exchange is not linked to an existing record."))
+            raise UserError(self.env._("This exchange is not linked to an existing record."))
         return {"type": "ir.actions.act_window", "res_model": record._name,
                 "res_id": record.id, "view_mode": "form"}
 

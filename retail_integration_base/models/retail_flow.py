@@ -5,7 +5,7 @@ import logging
 
 from dateutil.relativedelta import relativedelta
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 _logger = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ class RetailFlow(models.Model):
     def action_run_now(self):
         for flow in self:
             if flow.mode != "batch":
-                raise UserError(_("Only batch flows run on demand; %s is real time.", flow.name))
+                raise UserError(self.env._("Only batch flows run on demand; %s is real time.", flow.name))
             flow._run_batch()
 
     def action_view_exchanges(self):
@@ -141,7 +141,7 @@ class RetailFlow(models.Model):
         self.ensure_one()
         handler = getattr(self, f"_retail_batch_{self.code}", None)
         if handler is None:
-            raise UserError(_("Flow %s has no batch handler.", self.code))
+            raise UserError(self.env._("Flow %s has no batch handler.", self.code))
         now = fields.Datetime.now()
         self.write({
             "last_run_at": now,

@@ -1,6 +1,6 @@
 # Copyright 2026 Retail Integration Suite contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..services.errors import MappingError
@@ -59,7 +59,7 @@ class RetailMapping(models.Model):
     def _check_odoo_side(self):
         for mapping in self:
             if not mapping.odoo_record and not mapping.odoo_value:
-                raise ValidationError(_("A mapping needs an Odoo record or an Odoo value."))
+                raise ValidationError(self.env._("A mapping needs an Odoo record or an Odoo value."))
 
     def _odoo_key(self):
         self.ensure_one()
@@ -84,7 +84,7 @@ class RetailMapping(models.Model):
         label = dict(self._fields["mapping_type"]._description_selection(self.env))[mapping_type]
         shown = value.display_name if isinstance(value, models.BaseModel) else value
         raise MappingError(
-            _("No %(type)s mapping for %(value)s on backend %(backend)s: add one in "
+            self.env._("No %(type)s mapping for %(value)s on backend %(backend)s: add one in "
               "Retail Integration > Configuration > Mappings.",
               type=label, value=shown, backend=backend.name),
             details=[{"mapping_type": mapping_type, "odoo_value": key}])
@@ -101,7 +101,7 @@ class RetailMapping(models.Model):
             return default
         label = dict(self._fields["mapping_type"]._description_selection(self.env))[mapping_type]
         raise MappingError(
-            _("No %(type)s mapping for the partner value %(value)s on backend %(backend)s: "
+            self.env._("No %(type)s mapping for the partner value %(value)s on backend %(backend)s: "
               "add one in Retail Integration > Configuration > Mappings.",
               type=label, value=external_value, backend=backend.name),
             details=[{"mapping_type": mapping_type, "external_value": external_value}])

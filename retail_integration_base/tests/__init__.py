@@ -1,9 +1,3 @@
 # Copyright 2026 Retail Integration Suite contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from . import test_services
-from . import test_crypto
-from . import test_access
-from . import test_rate_limit
-from . import test_exchange
-from . import test_webhook
-from . import test_ui
+from . import test_access, test_crypto, test_exchange, test_rate_limit, test_services, test_ui, test_webhook

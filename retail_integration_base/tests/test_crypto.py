@@ -4,7 +4,7 @@ from unittest.mock import patch
 
 from cryptography.fernet import Fernet
 
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import config
 
@@ -80,5 +80,5 @@ class TestSecretsAtRest(RetailTestMixin, TransactionCase):
         self.assertEqual(self.backend._webhook_secrets(), [other])
 
     def test_malformed_webhook_secret_is_refused(self):
-        with self.assertRaises(Exception):
+        with self.assertRaisesRegex(ValidationError, "whsec_"):
             self.backend.with_user(self.manager).write({"webhook_secret": "whsec_***"})

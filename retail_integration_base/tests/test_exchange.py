@@ -2,8 +2,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from datetime import timedelta
 
+from psycopg2 import IntegrityError
+
 from odoo import fields
 from odoo.tests import TransactionCase, tagged
+from odoo.tools import mute_logger
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -226,10 +229,10 @@ class TestMappingAndBinding(RetailTestMixin, TransactionCase):
         Binding._touch(self.backend, partner, "synced", external_id="EXT-1")
         self.assertEqual(partner.retail_external_ref, "EXT-1")
         self.assertEqual(Binding._find_record(self.backend, "res.partner", "EXT-1"), partner)
-        with self.assertRaises(Exception), self.env.cr.savepoint():
+        with self.assertRaises(IntegrityError), self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
             Binding.create({"backend_id": self.backend.id, "res_model": "res.partner",
                             "res_id": partner.id})
-        with self.assertRaises(Exception), self.env.cr.savepoint():
+        with self.assertRaises(IntegrityError), self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
             Binding.create({"backend_id": self.backend.id, "res_model": "res.partner",
                             "res_id": other.id, "external_id": "EXT-1"})
 

@@ -6,4 +6,5 @@ from odoo import fields, models
 class RetailBackend(models.Model):
     _inherit = "retail.backend"
 
-    kind = fields.Selection(selection_add=[("loyalty", "Loyalty platform")], ondelete={"loyalty": "cascade"})
+    kind = fields.Selection(selection_add=[("loyalty", "Loyalty platform")],
+                            ondelete={"loyalty": "cascade"})

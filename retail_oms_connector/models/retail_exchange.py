@@ -1,6 +1,6 @@
 # Copyright 2026 Retail Integration Suite contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo import _, models
+from odoo import models
 from odoo.tools import float_round
 
 from odoo.addons.retail_integration_base.services import errors
@@ -20,7 +20,7 @@ class RetailExchange(models.Model):
         order = self._linked_record()
         if not order:
             raise errors.RetailIntegrationError(
-                _("The sale order of this exchange no longer exists."), errors.VALIDATION)
+                self.env._("The sale order of this exchange no longer exists."), errors.VALIDATION)
         return order._retail_oms_order_payload(self.backend_id)
 
     def _retail_handle_oms_order_export(self, payload):
@@ -37,10 +37,10 @@ class RetailExchange(models.Model):
             oms_id = next(k for k in known if k)
         if not oms_id:
             raise errors.RetailIntegrationError(
-                _("The OMS accepted the order without an oms_order_id."), errors.VALIDATION)
+                self.env._("The OMS accepted the order without an oms_order_id."), errors.VALIDATION)
         if order:
             self.env["retail.binding"]._touch(
                 self.backend_id, order, "synced", self, external_id=oms_id,
                 external_state="accepted")
-        return _("Order %(order)s accepted by the OMS as %(oms)s.",
+        return self.env._("Order %(order)s accepted by the OMS as %(oms)s.",
                  order=payload.get("order_ref"), oms=oms_id)

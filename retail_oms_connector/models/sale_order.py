@@ -1,6 +1,6 @@
 # Copyright 2026 Retail Integration Suite contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo import _, fields, models
+from odoo import fields, models
 
 from odoo.addons.retail_integration_base.services import errors
 
@@ -72,10 +72,10 @@ class SaleOrder(models.Model):
         pickup = self.env.context.get("retail_pickup") or False
         lines = [self._prepare_retail_oms_line_values(line, currency)
                  for line in self.order_line.filtered(
-                     lambda l: not l.display_type and l.product_id.type == "consu")]
+                     lambda line: not line.display_type and line.product_id.type == "consu")]
         if not lines:
             raise errors.RetailIntegrationError(
-                _("Order %s has no goods to fulfil.", self.name), errors.VALIDATION)
+                self.env._("Order %s has no goods to fulfil.", self.name), errors.VALIDATION)
         return {
             "order_ref": self.name,
             "channel": channel,
@@ -116,7 +116,7 @@ class SaleOrder(models.Model):
         sku = line.product_id.default_code
         if not sku:
             raise errors.RetailIntegrationError(
-                _("Product %s has no internal reference: the OMS needs it as SKU.",
+                self.env._("Product %s has no internal reference: the OMS needs it as SKU.",
                   line.product_id.display_name), errors.VALIDATION,
                 details=[{"line": line.id, "field": "product.default_code"}])
         gross = line.price_unit * line.product_uom_qty

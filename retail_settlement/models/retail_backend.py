@@ -6,4 +6,5 @@ from odoo import fields, models
 class RetailBackend(models.Model):
     _inherit = "retail.backend"
 
-    kind = fields.Selection(selection_add=[("settlement", "Settlement provider")], ondelete={"settlement": "cascade"})
+    kind = fields.Selection(selection_add=[("settlement", "Settlement provider")],
+                            ondelete={"settlement": "cascade"})
