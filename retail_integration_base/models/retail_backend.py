@@ -103,10 +103,11 @@ class RetailBackend(models.Model):
         help="whsec_<base64>. Saving a new secret keeps the previous one valid for the "
              "rotation grace period, so that the partner can switch without losing events.")
     api_key_state = fields.Selection(
-        [("set", "Set"), ("not_set", "Not set")], compute="_compute_secret_states")
+        [("set", "Set"), ("not_set", "Not set")], string="API key",
+        compute="_compute_secret_states")
     webhook_secret_state = fields.Selection(
         [("set", "Set"), ("rotating", "Set (previous still valid)"), ("not_set", "Not set")],
-        compute="_compute_secret_states")
+        string="Webhook secret", compute="_compute_secret_states")
     rotation_grace_hours = fields.Integer(default=24)
     webhook_verifier = fields.Selection(
         [("standard_webhooks", "Standard Webhooks")], required=True,
@@ -140,8 +141,8 @@ class RetailBackend(models.Model):
     health_state = fields.Selection(
         [("unknown", "Unknown"), ("ok", "Reachable"), ("error", "Unreachable")],
         default="unknown", readonly=True, copy=False)
-    health_checked_at = fields.Datetime(readonly=True, copy=False)
-    health_message = fields.Char(readonly=True, copy=False)
+    health_checked_at = fields.Datetime(string="Last check", readonly=True, copy=False)
+    health_message = fields.Char(string="Result", readonly=True, copy=False)
     flow_ids = fields.One2many("retail.flow", "backend_id")
     mapping_ids = fields.One2many("retail.mapping", "backend_id")
     exchange_count = fields.Integer(compute="_compute_exchange_counts")

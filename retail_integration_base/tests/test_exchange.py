@@ -5,8 +5,9 @@ from datetime import timedelta
 from psycopg2 import IntegrityError
 
 from odoo import fields
+from odoo.exceptions import ValidationError
 from odoo.tests import TransactionCase, tagged
-from odoo.tools import mute_logger
+from odoo.tools import config, mute_logger
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -243,3 +244,41 @@ class TestMappingAndBinding(RetailTestMixin, TransactionCase):
         self.assertFalse(binding._accept_sequence(5))
         self.assertFalse(binding._accept_sequence(3))
         self.assertTrue(binding._accept_sequence(6))
+
+
+@tagged("post_install", "-at_install")
+class TestBackendActions(RetailTestMixin, SimulatorMixin, TransactionCase):
+    simulator_class = OmsSimulator
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_retail()
+        cls.start_simulator()
+        cls.backend = cls.create_backend(base_url=cls.simulator.url)
+
+    def test_test_connection_reports_and_records_the_call(self):
+        action = self.backend.with_user(self.manager).action_test_connection()
+        self.assertEqual(action["params"]["type"], "success")
+        self.assertEqual(self.backend.health_state, "ok")
+        health = self.exchanges(self.backend).filtered(
+            lambda e: e.idempotency_key.startswith("health:"))
+        self.assertEqual((health.state, health.http_status), ("done", 200))
+
+    def test_test_connection_to_a_dead_port_is_a_clear_failure(self):
+        self.backend.base_url = "http://127.0.0.1:9"
+        action = self.backend.with_user(self.manager).action_test_connection()
+        self.assertEqual(action["params"]["type"], "danger")
+        self.assertIn("network error", action["params"]["message"])
+        self.assertEqual(self.backend.health_state, "error")
+
+    def test_production_needs_https_except_on_loopback(self):
+        self.backend.write({"environment": "production"})  # loopback simulator: allowed
+        with self.assertRaisesRegex(ValidationError, "must use HTTPS"):
+            self.backend.write({"base_url": "http://oms.example.com"})
+        self.backend.write({"base_url": "https://oms.example.com"})
+
+    def test_settings_show_the_key_status_never_the_key(self):
+        settings = self.env["res.config.settings"].create({})
+        self.assertIn("Configured (1 key(s)", settings.retail_key_status)
+        self.assertNotIn(config.get("retail_integration_key"), settings.retail_key_status)
