@@ -256,9 +256,18 @@ class RetailBackend(models.Model):
     def create(self, vals_list):
         backends = super().create(vals_list)
         backends._create_default_flows()
+        self.env.registry.clear_cache()  # connectors cache their targets
         return backends
 
+    def write(self, vals):
+        result = super().write(vals)
+        if {"active", "kind", "company_id"} & set(vals) or any(
+                name.startswith(("oms_", "loyalty_", "settlement_")) for name in vals):
+            self.env.registry.clear_cache()
+        return result
+
     def unlink(self):
+        self.env.registry.clear_cache()
         self.env.cr.execute("DELETE FROM retail_rate_bucket WHERE backend_id IN %s",
                             [tuple(self.ids) or (0,)])
         return super().unlink()

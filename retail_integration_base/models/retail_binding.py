@@ -27,7 +27,7 @@ class RetailBinding(models.Model):
     _rec_name = "external_id"
 
     backend_id = fields.Many2one("retail.backend", required=True, index=True, ondelete="cascade")
-    company_id = fields.Many2one(related="backend_id.company_id", store=True, index=True)
+    company_id = fields.Many2one("res.company", readonly=True, index=True)
     res_model = fields.Char(required=True, index=True, string="Model")
     res_id = fields.Many2oneReference(
         required=True, index=True, model_field="res_model", string="Record ID")
@@ -70,11 +70,16 @@ class RetailBinding(models.Model):
     def _touch(self, backend, record, state, exchange=None, **values):
         """Get or create the binding of ``record`` and move it to ``state``."""
         binding = self._find(backend, record)
-        if not binding:
-            binding = self.sudo().create({
-                "backend_id": backend.id, "res_model": record._name, "res_id": record.id})
-        binding._set_state(state, exchange, **values)
-        return binding
+        if binding:
+            binding._set_state(state, exchange, **values)
+            return binding
+        values.update(backend_id=backend.id, company_id=backend.company_id.id,
+                      res_model=record._name, res_id=record.id, sync_state=state)
+        if exchange:
+            values["last_exchange_id"] = exchange.id
+        if state == "synced":
+            values["last_sync_at"] = fields.Datetime.now()
+        return self.sudo().create(values)
 
     def _set_state(self, state, exchange=None, **values):
         values["sync_state"] = state
@@ -96,6 +101,10 @@ class RetailBinding(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            if not vals.get("company_id") and vals.get("backend_id"):
+                vals["company_id"] = self.env["retail.backend"].browse(
+                    vals["backend_id"]).sudo().company_id.id
         bindings = super().create(vals_list)
         bindings._refresh_records()
         return bindings

@@ -51,7 +51,9 @@ class RetailExchange(models.Model):
     name = fields.Char(readonly=True)
     backend_id = fields.Many2one(
         "retail.backend", required=True, readonly=True, index=True, ondelete="restrict")
-    company_id = fields.Many2one(related="backend_id.company_id", store=True, index=True)
+    # Copied from the backend at creation (not a related field): one INSERT,
+    # no follow-up UPDATE on the hot path of order confirmation.
+    company_id = fields.Many2one("res.company", readonly=True, index=True)
     flow_id = fields.Many2one("retail.flow", readonly=True, index=True, ondelete="restrict")
     flow_code = fields.Char(related="flow_id.code", store=False)
     direction = fields.Selection(
@@ -90,6 +92,14 @@ class RetailExchange(models.Model):
          "and direction."),
     ]
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if not vals.get("company_id") and vals.get("backend_id"):
+                vals["company_id"] = self.env["retail.backend"].browse(
+                    vals["backend_id"]).sudo().company_id.id
+        return super().create(vals_list)
+
     @api.model
     def _selection_record_ref(self):
         return [(m.model, m.name) for m in self.env["ir.model"].sudo().search([])]
@@ -123,6 +133,7 @@ class RetailExchange(models.Model):
         values = {
             "name": self._make_name("outbound", flow, record=record, external_ref=external_ref),
             "backend_id": backend.id,
+            "company_id": backend.company_id.id,
             "flow_id": flow.id if flow else False,
             "direction": "outbound",
             "idempotency_key": idempotency_key,
@@ -137,11 +148,15 @@ class RetailExchange(models.Model):
 
     @api.model
     def _enqueue_outbound(self, backend, flow_code, record=None, idempotency_key=None,
-                          payload=None, correlation_id=None, external_ref=None):
+                          payload=None, correlation_id=None, external_ref=None,
+                          touch_binding=True):
         """Record an outbound message and enqueue its processing.
 
         Idempotent on ``idempotency_key``: asking twice for the same business
-        operation returns the first exchange instead of sending twice.
+        operation returns the first exchange instead of sending twice. With
+        ``touch_binding`` the record's binding turns *pending* now; callers on
+        a hot path (order confirmation) show that state themselves and let
+        the job create the binding.
         """
         flow = backend._get_flow(flow_code)
         if not flow.active:
@@ -155,7 +170,7 @@ class RetailExchange(models.Model):
         exchange = self._record_outbound(
             backend, flow, key, record=record, payload=payload,
             correlation_id=correlation_id, external_ref=external_ref)
-        if record:
+        if record and touch_binding:
             self.env["retail.binding"]._touch(backend, record, "pending", exchange)
         exchange._enqueue()
         return exchange
@@ -175,6 +190,7 @@ class RetailExchange(models.Model):
         values = {
             "name": self._make_name("inbound", flow, event_type=event_type),
             "backend_id": backend.id,
+            "company_id": backend.company_id.id,
             "flow_id": flow.id or False,
             "direction": "inbound",
             "idempotency_key": event_id,
@@ -268,10 +284,10 @@ class RetailExchange(models.Model):
                     "attempts": self.attempts + 1,
                     "failure_class": False, "error": False, "next_retry_at": False})
         if self.direction == "outbound" and self.res_model and self.res_id:
-            binding = self.env["retail.binding"]._find(
-                self.backend_id, self.env[self.res_model].browse(self.res_id))
-            if binding and binding.sync_state in ("pending", "error"):
-                binding._set_state("synced", self)
+            record = self.env[self.res_model].browse(self.res_id)
+            binding = self.env["retail.binding"]._find(self.backend_id, record)
+            if not binding or binding.sync_state in ("pending", "error", "not_synced"):
+                self.env["retail.binding"]._touch(self.backend_id, record, "synced", self)
         return outcome or self.env._("Done.")
 
     def _prepare_payload(self, rebuild):

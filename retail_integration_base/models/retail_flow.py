@@ -117,7 +117,17 @@ class RetailFlow(models.Model):
         for vals in vals_list:
             if vals.get("mode") == "batch" and not vals.get("next_run_at"):
                 vals["next_run_at"] = fields.Datetime.now()
+        self.env.registry.clear_cache()  # connectors cache their active flows
         return super().create(vals_list)
+
+    def write(self, vals):
+        if {"active", "code", "backend_id"} & set(vals):
+            self.env.registry.clear_cache()
+        return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()
+        return super().unlink()
 
     def matches_event(self, event_type):
         self.ensure_one()

@@ -1,6 +1,6 @@
 # Copyright 2026 Retail Integration Suite contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo import fields, models
+from odoo import api, fields, models, tools
 
 from odoo.addons.retail_integration_base.services import errors
 
@@ -19,8 +19,16 @@ class SaleOrder(models.Model):
 
     def action_confirm(self):
         result = super().action_confirm()
-        self._retail_oms_export()
+        self._retail_oms_export(touch_binding=False)
         return result
+
+    def _prepare_confirmation_values(self):
+        # The order shows "pending" from the confirmation's own UPDATE: the
+        # hot path creates no binding and writes the order only once.
+        values = super()._prepare_confirmation_values()
+        if self and all(order._retail_oms_export_backends() for order in self):
+            values["retail_sync_state"] = "pending"
+        return values
 
     def write(self, vals):
         result = super().write(vals)
@@ -28,30 +36,39 @@ class SaleOrder(models.Model):
             self.filtered(lambda o: o.state == "sale")._retail_oms_export()
         return result
 
-    def _retail_oms_backends(self):
-        return self.env["retail.backend"].sudo().search([
-            ("kind", "=", "oms"), ("company_id", "in", self.company_id.ids)])
+    @api.model
+    @tools.ormcache("company_id")
+    def _retail_oms_targets(self, company_id):
+        """``(backend id, export condition)`` of the OMS backends of a company
+        whose order export flow is active. Cached: it runs on every
+        confirmation; backends and flows clear the cache when they change."""
+        backends = self.env["retail.backend"].sudo().search([
+            ("kind", "=", "oms"), ("company_id", "=", company_id)])
+        return tuple(
+            (backend.id, backend.oms_export_condition) for backend in backends
+            if backend._get_flow(ORDER_EXPORT, raise_if_missing=False).active)
 
-    def _retail_oms_export(self):
+    def _retail_oms_export_backends(self):
+        """The OMS backends this order goes to now (payment condition met)."""
+        self.ensure_one()
+        backends = self.env["retail.backend"].sudo().browse(
+            [backend_id for backend_id, _c in self._retail_oms_targets(self.company_id.id)])
+        return backends.filtered(lambda backend: backend._oms_export_allowed(self))
+
+    def _retail_oms_export(self, touch_binding=True):
         """Record and enqueue the export of confirmed orders (nothing slow here).
 
         The idempotency key is stable per order and backend, so confirming,
         re-confirming or a payment update never sends an order twice.
         """
-        if not self:
-            return
-        backends = self._retail_oms_backends()
-        if not backends:
-            return
         Exchange = self.env["retail.exchange"].sudo()
         for order in self:
-            for backend in backends.filtered(lambda b, o=order: b.company_id == o.company_id):
-                if not backend._oms_export_allowed(order):
-                    continue
+            for backend in order._retail_oms_export_backends():
                 Exchange._enqueue_outbound(
                     backend, ORDER_EXPORT, record=order,
                     idempotency_key=f"order:{order.name}:{backend.id}",
-                    external_ref=order.name)
+                    external_ref=order.name,
+                    touch_binding=touch_binding or order.retail_sync_state != "pending")
 
     # --------------------------------------------------------------- payloads
 

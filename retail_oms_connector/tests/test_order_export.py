@@ -130,10 +130,12 @@ class TestOrderExport(OmsTestMixin, TransactionCase):
         order = self.make_order()
         order.action_confirm()
         self.assertFalse(self.export_exchange(order))
+        self.assertEqual(order.retail_sync_state, "not_synced")
         order.retail_payment_status = "authorized"
         self.assertFalse(self.export_exchange(order))
         order.retail_payment_status = "captured"
         self.assertEqual(self.export_exchange(order).state, "pending")
+        self.assertEqual(order.retail_sync_state, "pending")
         order.retail_payment_status = "captured"
         self.assertEqual(len(self.export_exchange(order)), 1)
 
