@@ -12,6 +12,13 @@ from ..services.webhook_signature import WebhookVerificationError
 _logger = logging.getLogger(__name__)
 
 
+WEBHOOK_FIELDS = [
+    "webhook_max_body", "webhook_verifier", "webhook_tolerance", "integration_user_id",
+    "company_id", "name", "webhook_secret_encrypted", "webhook_secret_previous_encrypted",
+    "webhook_secret_previous_until",
+]
+
+
 def _error(status, code, message, details=None):
     return request.make_json_response(
         {"error": {"code": code, "message": message, "details": details or []}},
@@ -31,8 +38,10 @@ class RetailWebhookController(http.Controller):
                 methods=["POST"], csrf=False, save_session=False, readonly=False)
     def retail_webhook(self, backend_id, **_kw):
         httprequest = request.httprequest
-        backend = request.env["retail.backend"].sudo().browse(backend_id).exists()
-        if not backend or not backend.active:
+        # One query for everything intake needs, secrets included.
+        backend = request.env["retail.backend"].sudo().search_fetch(
+            [("id", "=", backend_id)], WEBHOOK_FIELDS, limit=1)
+        if not backend:
             return _error(404, "unknown_backend", f"No active backend {backend_id}.")
         limit = backend.webhook_max_body
         length = httprequest.content_length

@@ -1,6 +1,7 @@
 # Copyright 2026 Retail Integration Suite contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from datetime import timedelta
+import fnmatch
 import ipaddress
 import logging
 import os
@@ -85,12 +86,15 @@ class RetailBackend(models.Model):
         required=True, default="bearer", tracking=True)
     auth_header_name = fields.Char(default="X-API-Key")
     # Encrypted values: never shown, never exported in clear, not tracked.
-    api_key_encrypted = fields.Char(copy=False, prefetch=False, groups="base.group_system")
-    webhook_secret_encrypted = fields.Char(copy=False, prefetch=False, groups="base.group_system")
+    # One prefetch group: they are read together, never with ordinary reads.
+    api_key_encrypted = fields.Char(
+        copy=False, prefetch="retail_secrets", groups="base.group_system")
+    webhook_secret_encrypted = fields.Char(
+        copy=False, prefetch="retail_secrets", groups="base.group_system")
     webhook_secret_previous_encrypted = fields.Char(
-        copy=False, prefetch=False, groups="base.group_system")
+        copy=False, prefetch="retail_secrets", groups="base.group_system")
     webhook_secret_previous_until = fields.Datetime(
-        copy=False, readonly=True,
+        copy=False, readonly=True, prefetch="retail_secrets",
         help="During a rotation the previous secret stays valid until this time.")
     # Write-only inputs: their value is encrypted on save and reads back empty.
     api_key = fields.Char(
@@ -358,6 +362,24 @@ class RetailBackend(models.Model):
     def _get_health_path(self):
         self.ensure_one()
         return "/v1/health"
+
+    @api.model
+    @tools.ormcache("backend_id")
+    def _inbound_routes(self, backend_id):
+        """``(flow id, event type patterns)`` of a backend's active inbound
+        flows, in order. Cached for webhook intake; flows clear the cache."""
+        flows = self.env["retail.flow"].sudo().search([
+            ("backend_id", "=", backend_id), ("direction", "=", "inbound")])
+        return tuple((flow.id, tuple(p.strip() for p in (flow.event_types or "").split(",")
+                                     if p.strip())) for flow in flows)
+
+    def _inbound_flow(self, event_type):
+        """The inbound flow that takes ``event_type``, or an empty recordset."""
+        self.ensure_one()
+        for flow_id, patterns in self._inbound_routes(self.id):
+            if any(fnmatch.fnmatchcase(event_type or "", p) for p in patterns):
+                return self.env["retail.flow"].browse(flow_id)
+        return self.env["retail.flow"]
 
     def _get_flow(self, code, raise_if_missing=True):
         self.ensure_one()

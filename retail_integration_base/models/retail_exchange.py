@@ -184,8 +184,7 @@ class RetailExchange(models.Model):
         if existing:
             return existing, False
         event_type = event.get("type") if isinstance(event, dict) else None
-        flow = backend.flow_ids.filtered(
-            lambda f: f.direction == "inbound" and f.matches_event(event_type))[:1]
+        flow = backend._inbound_flow(event_type)
         data = event.get("data") if isinstance(event, dict) else None
         values = {
             "name": self._make_name("inbound", flow, event_type=event_type),
