@@ -147,21 +147,23 @@ class RetailExchange(models.Model):
         return self.sudo().with_context(**QUIET).create(values)
 
     @api.model
-    def _enqueue_outbound(self, backend, flow_code, record=None, idempotency_key=None,
+    def _enqueue_outbound(self, backend, flow, record=None, idempotency_key=None,
                           payload=None, correlation_id=None, external_ref=None,
                           touch_binding=True):
         """Record an outbound message and enqueue its processing.
 
-        Idempotent on ``idempotency_key``: asking twice for the same business
+        ``flow`` is a flow code or a ``retail.flow`` record. Idempotent on
+        ``idempotency_key``: asking twice for the same business
         operation returns the first exchange instead of sending twice. With
         ``touch_binding`` the record's binding turns *pending* now; callers on
         a hot path (order confirmation) show that state themselves and let
         the job create the binding.
         """
-        flow = backend._get_flow(flow_code)
+        if not isinstance(flow, models.BaseModel):
+            flow = backend._get_flow(flow)
         if not flow.active:
             return self.browse()
-        key = idempotency_key or f"{flow_code}:{record._name}:{record.id}"
+        key = idempotency_key or f"{flow.code}:{record._name}:{record.id}"
         existing = self.sudo().search([
             ("backend_id", "=", backend.id), ("direction", "=", "outbound"),
             ("idempotency_key", "=", key)], limit=1)
@@ -177,12 +179,12 @@ class RetailExchange(models.Model):
 
     @api.model
     def _record_inbound(self, backend, event_id, event, raw_body):
-        """Record one inbound event idempotently: return ``(exchange, created)``."""
-        existing = self.sudo().search([
-            ("backend_id", "=", backend.id), ("direction", "=", "inbound"),
-            ("idempotency_key", "=", event_id)], limit=1)
-        if existing:
-            return existing, False
+        """Record one inbound event idempotently: return ``(exchange, created)``.
+
+        New events are the common case: the insert is tried first and the
+        unique index on the idempotency key answers for duplicates, without
+        a lookup on the hot path.
+        """
         event_type = event.get("type") if isinstance(event, dict) else None
         flow = backend._inbound_flow(event_type)
         data = event.get("data") if isinstance(event, dict) else None
@@ -210,7 +212,7 @@ class RetailExchange(models.Model):
             with self.env.cr.savepoint():
                 exchange = self.sudo().with_context(**QUIET).create(values)
         except Exception as exc:
-            # A concurrent delivery of the same event won the race.
+            # A known event (a redelivery, or a concurrent one that won).
             if getattr(exc, "pgcode", None) != errorcodes.UNIQUE_VIOLATION:
                 raise
             return self.sudo().search([

@@ -39,20 +39,22 @@ class SaleOrder(models.Model):
     @api.model
     @tools.ormcache("company_id")
     def _retail_oms_targets(self, company_id):
-        """``(backend id, export condition)`` of the OMS backends of a company
-        whose order export flow is active. Cached: it runs on every
+        """``(backend id, order export flow id)`` of the OMS backends of a
+        company whose order export flow is active. Cached: it runs on every
         confirmation; backends and flows clear the cache when they change."""
-        backends = self.env["retail.backend"].sudo().search([
-            ("kind", "=", "oms"), ("company_id", "=", company_id)])
-        return tuple(
-            (backend.id, backend.oms_export_condition) for backend in backends
-            if backend._get_flow(ORDER_EXPORT, raise_if_missing=False).active)
+        targets = []
+        for backend in self.env["retail.backend"].sudo().search([
+                ("kind", "=", "oms"), ("company_id", "=", company_id)]):
+            flow = backend._get_flow(ORDER_EXPORT, raise_if_missing=False)
+            if flow.active:
+                targets.append((backend.id, flow.id))
+        return tuple(targets)
 
     def _retail_oms_export_backends(self):
         """The OMS backends this order goes to now (payment condition met)."""
         self.ensure_one()
         backends = self.env["retail.backend"].sudo().browse(
-            [backend_id for backend_id, _c in self._retail_oms_targets(self.company_id.id)])
+            [backend_id for backend_id, _flow in self._retail_oms_targets(self.company_id.id)])
         return backends.filtered(lambda backend: backend._oms_export_allowed(self))
 
     def _retail_oms_export(self, touch_binding=True):
@@ -62,10 +64,12 @@ class SaleOrder(models.Model):
         re-confirming or a payment update never sends an order twice.
         """
         Exchange = self.env["retail.exchange"].sudo()
+        Flow = self.env["retail.flow"].sudo()
         for order in self:
+            flows = dict(self._retail_oms_targets(order.company_id.id))
             for backend in order._retail_oms_export_backends():
                 Exchange._enqueue_outbound(
-                    backend, ORDER_EXPORT, record=order,
+                    backend, Flow.browse(flows[backend.id]), record=order,
                     idempotency_key=f"order:{order.name}:{backend.id}",
                     external_ref=order.name,
                     touch_binding=touch_binding or order.retail_sync_state != "pending")
