@@ -9,6 +9,7 @@ from psycopg2 import errorcodes
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools import mute_logger
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -209,7 +210,8 @@ class RetailExchange(models.Model):
                                   "event type %(type)s.", backend=backend.name,
                                   type=event_type))
         try:
-            with self.env.cr.savepoint():
+            # A duplicate is expected traffic, not an SQL error worth logging.
+            with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
                 exchange = self.sudo().with_context(**QUIET).create(values)
         except Exception as exc:
             # A known event (a redelivery, or a concurrent one that won).
