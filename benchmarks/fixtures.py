@@ -1,0 +1,145 @@
+# Copyright 2026 Retail Integration Suite contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""Test data of the benchmarks, created through the ORM, and its clean-up.
+
+Products and the customer are found again by their reference on the next
+run; backends are created per measure under a ``Bench ...`` name and purged
+(with their exchanges and jobs) afterwards and before the next run, so that
+a backend left over by an interrupted run never takes part in a measure.
+"""
+
+BENCH_PREFIX = "Bench "
+SKUS = (("BENCH-SKU-1", "Bench T-shirt", 19.90), ("BENCH-SKU-2", "Bench mug", 7.50),
+        ("BENCH-SKU-3", "Bench backpack", 49.00))
+CUSTOMER_REF = "BENCH-CUSTOMER"
+
+
+def ensure_products(env):
+    """Three storable products with SKUs (``default_code``)."""
+    Product = env["product.product"].with_context(active_test=False)
+    products = Product.browse()
+    for sku, name, price in SKUS:
+        product = Product.search([("default_code", "=", sku)], limit=1)
+        if not product:
+            product = Product.create({
+                "name": name, "default_code": sku, "type": "consu", "is_storable": True,
+                "list_price": price, "sale_ok": True,
+            })
+        elif not product.active:
+            product.active = True
+        products |= product
+    return products
+
+
+def ensure_customer(env):
+    Partner = env["res.partner"]
+    customer = Partner.search([("ref", "=", CUSTOMER_REF)], limit=1)
+    if not customer:
+        customer = Partner.create({
+            "name": "Bench Customer", "ref": CUSTOMER_REF, "email": "bench.customer@example.com",
+            "street": "1 Benchmark Street", "city": "Brussels", "zip": "1000",
+        })
+    return customer
+
+
+def create_orders(env, count, products, customer, tag):
+    """``count`` draft orders of three lines each (one per product)."""
+    from odoo import Command
+    values = [{
+        "partner_id": customer.id,
+        "client_order_ref": f"{tag}-{index}",
+        "order_line": [Command.create({"product_id": product.id,
+                                       "product_uom_qty": 1 + (index + n) % 3})
+                       for n, product in enumerate(products)],
+    } for index in range(count)]
+    return env["sale.order"].create(values)
+
+
+# queue_job stores the job's recordset as JSON text inside its jsonb column
+# (a jsonb string); accept a plain object as well.
+_RECORD_IDS = ("(CASE WHEN jsonb_typeof(records) = 'string' THEN (records #>> '{}')::jsonb "
+               "ELSE records END) -> 'ids'")
+
+
+# WHERE clause of the queue_job jobs of the exchanges whose ids are the parameter.
+JOBS_OF_EXCHANGES = (
+    "model_name = 'retail.exchange' AND EXISTS (SELECT 1 FROM jsonb_array_elements_text("
+    + _RECORD_IDS + ") AS e(id) WHERE e.id::int = ANY(%s))")
+
+
+def exchange_ids(env, backends):
+    if not backends:
+        return []
+    env.flush_all()
+    env.cr.execute("SELECT id FROM retail_exchange WHERE backend_id IN %s",
+                   [tuple(backends.ids)])
+    return [row[0] for row in env.cr.fetchall()]
+
+
+def delete_jobs_of_exchanges(env, ids):
+    """Delete the queue_job jobs of the given exchanges; return how many."""
+    if not ids:
+        return 0
+    env.cr.execute("DELETE FROM queue_job WHERE " + JOBS_OF_EXCHANGES, [list(ids)])
+    return env.cr.rowcount
+
+
+def purge_backends(env, backends):
+    """Delete backends with their exchanges, jobs and bindings (bench data only).
+
+    Exchanges and jobs are removed in SQL: a webhook benchmark leaves
+    thousands of them, which the ORM would unlink one message thread at a
+    time.
+    """
+    backends = backends.with_context(active_test=False).exists()
+    if not backends:
+        return {"backends": 0, "exchanges": 0, "jobs": 0}
+    ids = exchange_ids(env, backends)
+    jobs = delete_jobs_of_exchanges(env, ids)
+    if ids:
+        env.cr.execute("DELETE FROM mail_followers WHERE res_model = 'retail.exchange' "
+                       "AND res_id = ANY(%s)", [ids])
+        env.cr.execute("DELETE FROM mail_message WHERE model = 'retail.exchange' "
+                       "AND res_id = ANY(%s)", [ids])
+        env.cr.execute("DELETE FROM retail_exchange WHERE id = ANY(%s)", [ids])
+    env.invalidate_all()
+    count = len(backends)
+    backends.sudo().unlink()
+    env.flush_all()
+    return {"backends": count, "exchanges": len(ids), "jobs": jobs}
+
+
+def purge_orphan_jobs(env):
+    """Delete exchange jobs whose exchange is gone (left by an interrupted run)."""
+    env.flush_all()
+    env.cr.execute("""
+        DELETE FROM queue_job
+         WHERE model_name = 'retail.exchange' AND state NOT IN ('done', 'started')
+           AND NOT EXISTS (SELECT 1 FROM retail_exchange x
+                            WHERE x.id::text IN (
+                                SELECT jsonb_array_elements_text(""" + _RECORD_IDS + """)))""")
+    return env.cr.rowcount
+
+
+def purge_bench_backends(env, kinds=None):
+    """Purge every backend a benchmark created (name starting with ``Bench ``)."""
+    domain = [("name", "=like", BENCH_PREFIX + "%")]
+    if kinds:
+        domain.append(("kind", "in", list(kinds)))
+    backends = env["retail.backend"].with_context(active_test=False).search(domain)
+    result = purge_backends(env, backends)
+    result["orphan_jobs"] = purge_orphan_jobs(env)
+    return result
+
+
+def count_jobs_of_exchanges(env, ids, state=None):
+    if not ids:
+        return 0
+    query = "SELECT count(*) FROM queue_job WHERE " + JOBS_OF_EXCHANGES
+    params = [list(ids)]
+    if state:
+        query += " AND state = %s"
+        params.append(state)
+    env.flush_all()
+    env.cr.execute(query, params)
+    return env.cr.fetchone()[0]
