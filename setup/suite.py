@@ -163,7 +163,7 @@ def write_config(name, http_port, workers=0, extra=None):
         f"retail_integration_key = {encryption_key()}",
         "",
         "[queue_job]",
-        "channels = root:4,root.retail:4",
+        "channels = root:4,root.retail:4,root.retail.oms:4",
     ]
     for key, value in (extra or {}).items():
         lines.insert(1, f"{key} = {value}")
@@ -343,7 +343,11 @@ def main():
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("lint", help="ruff and pylint-odoo")
     p.set_defaults(func=lambda a: (prepare(), cmd_lint(a)))
-    args = parser.parse_args()
+    args, extra = parser.parse_known_args()
+    if extra and args.command == "bench":
+        args.bench_args = [*args.bench_args, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.func(args)
 
 

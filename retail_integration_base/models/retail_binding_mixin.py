@@ -47,7 +47,9 @@ class RetailBindingMixin(models.AbstractModel):
                         default="not_synced")
             refs = ", ".join(b.external_id for b in items if b.external_id)
             if record.retail_sync_state != state or (record.retail_external_ref or "") != refs:
-                record.write({"retail_sync_state": state, "retail_external_ref": refs or False})
+                # Integration state is not a business change worth a chatter line.
+                record.with_context(tracking_disable=True).write(
+                    {"retail_sync_state": state, "retail_external_ref": refs or False})
 
     def action_view_retail_exchanges(self):
         self.ensure_one()

@@ -78,7 +78,7 @@ class RetailExchange(models.Model):
     response = fields.Text(readonly=True)
     payload_purged = fields.Boolean(readonly=True)
     http_status = fields.Integer(string="HTTP status", readonly=True)
-    duration_ms = fields.Integer(string="Duration (ms)", readonly=True, group_operator="avg")
+    duration_ms = fields.Integer(string="Duration (ms)", readonly=True, aggregator="avg")
     attempts = fields.Integer(readonly=True)
     max_attempts = fields.Integer(related="backend_id.retry_max_attempts")
     next_retry_at = fields.Datetime(readonly=True)
@@ -234,7 +234,11 @@ class RetailExchange(models.Model):
             backend = exchange.backend_id
             flow = exchange.flow_id
             user = backend.integration_user_id or self.env.user
-            exchange.with_user(user).with_context(**QUIET).with_delay(
+            # The backend's company, given explicitly: the job runs in it and
+            # the bot's user record need not be read on the hot path.
+            exchange.with_user(user).with_context(
+                allowed_company_ids=[exchange.company_id.id or backend.company_id.id], **QUIET,
+            ).with_delay(
                 channel=flow.channel or "root.retail",
                 priority=flow.priority if flow else 10,
                 eta=timedelta(seconds=delay) if delay else None,

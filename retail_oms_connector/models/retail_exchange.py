@@ -21,7 +21,9 @@ class RetailExchange(models.Model):
         if not order:
             raise errors.RetailIntegrationError(
                 self.env._("The sale order of this exchange no longer exists."), errors.VALIDATION)
-        return order._retail_oms_order_payload(self.backend_id)
+        # Access was checked when the order was confirmed; reading it back as
+        # superuser spares record rules on every line and product.
+        return order.sudo()._retail_oms_order_payload(self.backend_id)
 
     def _retail_handle_oms_order_export(self, payload):
         order = self._linked_record()
