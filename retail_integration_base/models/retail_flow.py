@@ -45,6 +45,11 @@ class RetailFlow(models.Model):
              "and capacity in the queue_job runner configuration.")
     event_types = fields.Char(help="Inbound: webhook event types handled, e.g. fulfillment.*")
     priority = fields.Integer(default=10, help="queue_job priority (lower runs first).")
+    lanes = fields.Integer(
+        default=4, required=True,
+        help="Inbound: events are spread over this many lanes by the partner object's "
+             "reference; each lane is drained by one job at a time, in arrival order, so "
+             "lanes run in parallel while one object's events never overtake each other.")
     interval_number = fields.Integer(string="Every", default=1)
     interval_type = fields.Selection(INTERVALS, default="hours")
     last_run_at = fields.Datetime(readonly=True, copy=False)
@@ -146,6 +151,19 @@ class RetailFlow(models.Model):
             "retail_integration_base.retail_exchange_action")
         action["domain"] = [("flow_id", "=", self.id)]
         return action
+
+    def _job_drain_lane(self, lane, batch=200):
+        """The lane job: process the lane's pending inbound events in order."""
+        self.ensure_one()
+        Exchange = self.env["retail.exchange"]
+        pending = Exchange.search([
+            ("flow_id", "=", self.id), ("lane", "=", lane), ("direction", "=", "inbound"),
+            ("state", "=", "pending")], order="id", limit=batch + 1)
+        for exchange in pending[:batch]:
+            exchange._job_process()
+        if len(pending) > batch:
+            pending[batch]._enqueue_lane()  # more to do: the next job takes over
+        return self.env._("%s events processed.", min(len(pending), batch))
 
     def _run_batch(self):
         self.ensure_one()
