@@ -213,6 +213,15 @@ def install_db(config, name, demo, log_name):
         die(f"installing the suite into {name} failed (see .run/{log_name}).", 1)
 
 
+def update_db(config, name, log_name):
+    say(f"reusing database {name}, updating the suite's modules")
+    result = run(odoo_cmd(config, "-d", name, "-u", ",".join([*ADDON_NAMES, META]),
+                          "--stop-after-init", "--log-level=warn",
+                          f"--logfile={os.path.join(STATE, log_name)}"), check=False)
+    if result.returncode:
+        die(f"updating the suite in {name} failed (see .run/{log_name}).", 1)
+
+
 def free_port(preferred):
     with socket.socket() as sock:
         if sock.connect_ex(("127.0.0.1", preferred)) != 0:
@@ -243,13 +252,7 @@ def cmd_test(args):
         cmd_lint(args)
     config = write_config("test", free_port(8169))
     if args.keep_db and db_exists(TEST_DB):
-        say(f"reusing database {TEST_DB}, updating the suite's modules")
-        result = run(odoo_cmd(config, "-d", TEST_DB, "-u", ",".join([*ADDON_NAMES, META]),
-                              "--stop-after-init", "--log-level=warn",
-                              f"--logfile={os.path.join(STATE, 'test-install.log')}"),
-                     check=False)
-        if result.returncode:
-            die("updating the suite in the test database failed (see .run/test-install.log).", 1)
+        update_db(config, TEST_DB, "test-install.log")
     else:
         drop_db(TEST_DB)
         install_db(config, TEST_DB, demo=False, log_name="test-install.log")
@@ -274,6 +277,8 @@ def cmd_start(args):
     if args.reset or not db_exists(DEMO_DB):
         drop_db(DEMO_DB)
         install_db(config, DEMO_DB, demo=True, log_name="demo-install.log")
+    else:
+        update_db(config, DEMO_DB, "demo-install.log")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     webhook_secret = run(
         [PY, os.path.join(ROOT, "setup", "configure_demo.py"), config, DEMO_DB,
@@ -314,6 +319,8 @@ def cmd_bench(args):
     if args.reset or not db_exists(BENCH_DB):
         drop_db(BENCH_DB)
         install_db(config, BENCH_DB, demo=False, log_name="bench-install.log")
+    else:
+        update_db(config, BENCH_DB, "bench-install.log")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     cmd = [PY, os.path.join(ROOT, "benchmarks", "run.py"), "--config", config,
            "--database", BENCH_DB, "--output", args.output, *args.bench_args]
