@@ -222,6 +222,15 @@ def update_db(config, name, log_name):
         die(f"updating the suite in {name} failed (see .run/{log_name}).", 1)
 
 
+def ensure_db(config, name, demo, reset, log_name):
+    """A database with the suite: created fresh, or reused and updated."""
+    if reset or not db_exists(name):
+        drop_db(name)
+        install_db(config, name, demo=demo, log_name=log_name)
+    else:
+        update_db(config, name, log_name)
+
+
 def free_port(preferred):
     with socket.socket() as sock:
         if sock.connect_ex(("127.0.0.1", preferred)) != 0:
@@ -251,11 +260,7 @@ def cmd_test(args):
     if not args.no_lint:
         cmd_lint(args)
     config = write_config("test", free_port(8169))
-    if args.keep_db and db_exists(TEST_DB):
-        update_db(config, TEST_DB, "test-install.log")
-    else:
-        drop_db(TEST_DB)
-        install_db(config, TEST_DB, demo=False, log_name="test-install.log")
+    ensure_db(config, TEST_DB, demo=False, reset=not args.keep_db, log_name="test-install.log")
     paths = [os.path.join(ADDONS, n, "tests") for n in [*ADDON_NAMES, META]]
     paths.append(os.path.join(ADDONS, META, "simulators", "tests"))
     paths = [p for p in paths if os.path.isdir(p)]
@@ -274,11 +279,7 @@ def cmd_start(args):
     port = free_port(args.port)
     sim_port = free_port(args.simulator_port)
     config = write_config("demo", port, workers=args.workers)
-    if args.reset or not db_exists(DEMO_DB):
-        drop_db(DEMO_DB)
-        install_db(config, DEMO_DB, demo=True, log_name="demo-install.log")
-    else:
-        update_db(config, DEMO_DB, "demo-install.log")
+    ensure_db(config, DEMO_DB, demo=True, reset=args.reset, log_name="demo-install.log")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     webhook_secret = run(
         [PY, os.path.join(ROOT, "setup", "configure_demo.py"), config, DEMO_DB,
@@ -316,11 +317,7 @@ def cmd_start(args):
 def cmd_bench(args):
     prepare()
     config = write_config("bench", free_port(8269), workers=2)
-    if args.reset or not db_exists(BENCH_DB):
-        drop_db(BENCH_DB)
-        install_db(config, BENCH_DB, demo=False, log_name="bench-install.log")
-    else:
-        update_db(config, BENCH_DB, "bench-install.log")
+    ensure_db(config, BENCH_DB, demo=False, reset=args.reset, log_name="bench-install.log")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     cmd = [PY, os.path.join(ROOT, "benchmarks", "run.py"), "--config", config,
            "--database", BENCH_DB, "--output", args.output, *args.bench_args]

@@ -90,17 +90,11 @@ class OmsSimulator(SimulatorServer):
             self.last_event = None
 
     def state_extra(self):
-        return {
-            "orders": self.orders,
-            "orders_created": self.orders_created,
-            "inventory": self._levels(),
-            "inventory_totals": self.inventory_totals,
-            "products": self.products,
-            "product_totals": self.product_totals,
-            "sequences": self.sequences,
-            "events": [event.summary()
-                       for event in list(self.events.values())[-EVENT_STATE_SIZE:]],
-        }
+        state = self.dump_state()
+        del state["numbers"]
+        state["events"] = [event.summary()
+                           for event in list(self.events.values())[-EVENT_STATE_SIZE:]]
+        return state
 
     def dump_state(self):
         return {
