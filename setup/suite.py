@@ -227,8 +227,9 @@ def ensure_db(config, name, demo, reset, log_name):
     if reset or not db_exists(name):
         drop_db(name)
         install_db(config, name, demo=demo, log_name=log_name)
-    else:
-        update_db(config, name, log_name)
+        return True
+    update_db(config, name, log_name)
+    return False
 
 
 def free_port(preferred):
@@ -279,7 +280,10 @@ def cmd_start(args):
     port = free_port(args.port)
     sim_port = free_port(args.simulator_port)
     config = write_config("demo", port, workers=args.workers)
-    ensure_db(config, DEMO_DB, demo=True, reset=args.reset, log_name="demo-install.log")
+    sim_state = os.path.join(STATE, "oms-simulator-state.json")
+    if ensure_db(config, DEMO_DB, demo=True, reset=args.reset, log_name="demo-install.log") \
+            and os.path.exists(sim_state):
+        os.remove(sim_state)  # a new database starts with an empty OMS
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     webhook_secret = run(
         [PY, os.path.join(ROOT, "setup", "configure_demo.py"), config, DEMO_DB,
@@ -290,7 +294,8 @@ def cmd_start(args):
     simulator = subprocess.Popen(
         [PY, "-m", "simulators.oms", "--port", str(sim_port), "--api-key", api_key,
          "--webhook-url", f"http://127.0.0.1:{port}/retail/webhook/{backend_id}",
-         "--webhook-secret", secret],
+         "--webhook-secret", secret,
+         "--state-file", sim_state],
         cwd=ROOT, env=env, stdout=sim_log, stderr=subprocess.STDOUT)
     say(f"OMS simulator on http://127.0.0.1:{sim_port} (log .run/simulator.log)")
     odoo_proc = subprocess.Popen(odoo_cmd(config, "-d", DEMO_DB, "--db-filter", f"^{DEMO_DB}$",

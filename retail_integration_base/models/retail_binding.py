@@ -2,6 +2,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from odoo import api, fields, models
 
+from ..services import errors
+
 SYNC_STATES = [
     ("not_synced", "Not synced"),
     ("pending", "Pending"),
@@ -68,7 +70,23 @@ class RetailBinding(models.Model):
 
     @api.model
     def _touch(self, backend, record, state, exchange=None, **values):
-        """Get or create the binding of ``record`` and move it to ``state``."""
+        """Get or create the binding of ``record`` and move it to ``state``.
+
+        An external ID already bound to another record is a business error
+        (the partner answered with an object Odoo knows under another
+        record), never a silent rebinding.
+        """
+        if values.get("external_id"):
+            other = self.sudo().search([
+                ("backend_id", "=", backend.id), ("res_model", "=", record._name),
+                ("external_id", "=", values["external_id"]), ("res_id", "!=", record.id)],
+                limit=1)
+            if other:
+                raise errors.BusinessRuleError(self.env._(
+                    "%(backend)s answered with %(ref)s for %(record)s, but %(ref)s is already "
+                    "bound to %(other)s.", backend=backend.name, ref=values["external_id"],
+                    record=record.display_name,
+                    other=self.env[record._name].browse(other.res_id).display_name))
         binding = self._find(backend, record)
         if binding:
             binding._set_state(state, exchange, **values)

@@ -237,6 +237,14 @@ class TestMappingAndBinding(RetailTestMixin, TransactionCase):
             Binding.create({"backend_id": self.backend.id, "res_model": "res.partner",
                             "res_id": other.id, "external_id": "EXT-1"})
 
+    def test_external_id_bound_elsewhere_is_a_business_error(self):
+        first = self.env["res.partner"].create({"name": "First"})
+        second = self.env["res.partner"].create({"name": "Second"})
+        Binding = self.env["retail.binding"]
+        Binding._touch(self.backend, first, "synced", external_id="EXT-9")
+        with self.assertRaisesRegex(errors.BusinessRuleError, "EXT-9 is already bound to First"):
+            Binding._touch(self.backend, second, "synced", external_id="EXT-9")
+
     def test_stale_sequence_is_refused(self):
         partner = self.env["res.partner"].create({"name": "Sequenced"})
         binding = self.env["retail.binding"]._touch(self.backend, partner, "synced")
