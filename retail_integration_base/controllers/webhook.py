@@ -6,7 +6,6 @@ import logging
 from odoo import http
 from odoo.http import request
 
-from ..services import errors
 from ..services.webhook_signature import WebhookVerificationError
 
 _logger = logging.getLogger(__name__)
@@ -71,10 +70,7 @@ class RetailWebhookController(http.Controller):
                 raise ValueError("the body must be a JSON object with a string 'type'")
         except ValueError as exc:
             exchange, _created = request.env["retail.exchange"].sudo()._record_inbound(
-                backend, event_id, {}, body)
-            if _created:
-                exchange.write({"state": "failed", "failure_class": errors.VALIDATION,
-                                "error": f"Malformed webhook body: {exc}"})
+                backend, event_id, {}, body, error=f"Malformed webhook body: {exc}")
             return _error(400, "malformed_json", f"Malformed body: {exc}",
                           [{"exchange": exchange.id}])
         Exchange = request.env["retail.exchange"].with_user(

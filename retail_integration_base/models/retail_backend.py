@@ -370,8 +370,7 @@ class RetailBackend(models.Model):
         flows, in order. Cached for webhook intake; flows clear the cache."""
         flows = self.env["retail.flow"].sudo().search([
             ("backend_id", "=", backend_id), ("direction", "=", "inbound")])
-        return tuple((flow.id, tuple(p.strip() for p in (flow.event_types or "").split(",")
-                                     if p.strip())) for flow in flows)
+        return tuple((flow.id, flow._event_patterns()) for flow in flows)
 
     def _inbound_flow(self, event_type):
         """The inbound flow that takes ``event_type``, or an empty recordset."""

@@ -184,7 +184,7 @@ class RetailExchange(models.Model):
         return exchange
 
     @api.model
-    def _record_inbound(self, backend, event_id, event, raw_body):
+    def _record_inbound(self, backend, event_id, event, raw_body, error=None):
         """Record one inbound event idempotently: return ``(exchange, created)``.
 
         New events are the common case: the insert is tried first and the
@@ -209,7 +209,9 @@ class RetailExchange(models.Model):
             ) or False,
             "payload": raw_body.decode("utf-8", "replace"),
         }
-        if flow:
+        if error:
+            values.update(state="failed", failure_class=errors.VALIDATION, error=error)
+        elif flow:
             values["lane"] = zlib.crc32(
                 (values["external_ref"] or event_id).encode()) % max(1, flow.lanes)
         else:
@@ -228,7 +230,7 @@ class RetailExchange(models.Model):
             return self.sudo().search([
                 ("backend_id", "=", backend.id), ("direction", "=", "inbound"),
                 ("idempotency_key", "=", event_id)], limit=1), False
-        if flow:
+        if exchange.state == "pending":
             exchange._enqueue_lane()
         return exchange, True
 

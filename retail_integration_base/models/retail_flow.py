@@ -1,6 +1,5 @@
 # Copyright 2026 Retail Integration Suite contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-import fnmatch
 import logging
 
 from dateutil.relativedelta import relativedelta
@@ -134,10 +133,9 @@ class RetailFlow(models.Model):
         self.env.registry.clear_cache()
         return super().unlink()
 
-    def matches_event(self, event_type):
+    def _event_patterns(self):
         self.ensure_one()
-        patterns = [p.strip() for p in (self.event_types or "").split(",") if p.strip()]
-        return any(fnmatch.fnmatchcase(event_type or "", p) for p in patterns)
+        return tuple(p.strip() for p in (self.event_types or "").split(",") if p.strip())
 
     def action_run_now(self):
         for flow in self:

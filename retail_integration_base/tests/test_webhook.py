@@ -99,6 +99,8 @@ class TestWebhookIntake(RetailTestMixin, SimulatorMixin, HttpCase):
         exchange = self.exchanges(self.backend, idempotency_key="evt_bad_json")
         self.assertEqual(exchange.state, "failed")
         self.assertEqual(exchange.failure_class, "validation")
+        self.assertIn("Malformed webhook body", exchange.error)
+        self.assertFalse(self.env["queue.job"].search([]), "nothing to process")
 
     def test_unknown_backend_is_404(self):
         response = self.url_open("/retail/webhook/999999", data=b"{}",
