@@ -26,6 +26,11 @@ CONCURRENCY_ERRORS = frozenset({
     errorcodes.DEADLOCK_DETECTED,
 })
 FINAL_STATES = ("done", "ignored")
+PROTECTED_FIELDS = frozenset({
+    "backend_id", "flow_id", "direction", "idempotency_key", "correlation_id", "event_type",
+    "event_sequence", "external_ref", "res_model", "res_id", "payload", "response",
+    "http_status", "duration_ms", "company_id", "lane",
+})
 QUIET = {"mail_create_nolog": True, "mail_create_nosubscribe": True, "tracking_disable": True}
 
 
@@ -105,6 +110,15 @@ class RetailExchange(models.Model):
                 vals["company_id"] = self.env["retail.backend"].browse(
                     vals["backend_id"]).sudo().company_id.id
         return super().create(vals_list)
+
+    def write(self, vals):
+        # The log is an audit trail: what was sent and received, and for what,
+        # is written by the framework only, never edited by a user.
+        if not self.env.su and PROTECTED_FIELDS & set(vals):
+            raise AccessError(self.env._(
+                "Integration messages are an audit log: %(fields)s cannot be edited.",
+                fields=", ".join(sorted(PROTECTED_FIELDS & set(vals)))))
+        return super().write(vals)
 
     @api.model
     def _selection_record_ref(self):
@@ -333,7 +347,7 @@ class RetailExchange(models.Model):
         builder = getattr(self, f"_retail_build_{self.flow_id.code}", None)
         if self.direction == "outbound" and builder and (rebuild or not self.payload):
             payload = builder()
-            self.payload = self._dump(payload)
+            self.sudo().payload = self._dump(payload)
             return payload
         if self.payload_purged or not self.payload:
             raise errors.RetailIntegrationError(
@@ -361,14 +375,14 @@ class RetailExchange(models.Model):
                                   backend.retry_backoff_max, retry_after=exc.retry_after)
             values.update(state="retry",
                           next_retry_at=fields.Datetime.now() + timedelta(seconds=delay))
-            self.write(values)
+            self.sudo().write(values)
             self._enqueue(delay=delay)
             return
         if exc.retryable:
             values["error"] = self.env._("Out of retries after %(n)s attempts. Last error: %(error)s",
                                 n=self.attempts, error=message)
         values.update(state="failed", next_retry_at=False)
-        self.write(values)
+        self.sudo().write(values)
         if self.direction == "outbound" and self.res_model and self.res_id:
             self.env["retail.binding"]._touch(
                 backend, self.env[self.res_model].browse(self.res_id), "error", self)

@@ -74,3 +74,9 @@ class TestAccessRights(RetailTestMixin, TransactionCase):
         self.assertFalse(bot.has_group("base.group_system"))
         self.env.cr.execute("SELECT password FROM res_users WHERE id = %s", [bot.id])
         self.assertFalse(self.env.cr.fetchone()[0])
+
+    def test_the_message_log_cannot_be_edited_by_users(self):
+        for user in (self.retail_user, self.manager):
+            with self.assertRaisesRegex(AccessError, "audit log"):
+                self.exchange.with_user(user).write({"payload": '{"forged": true}'})
+        self.assertIn("/v1/health", self.exchange.payload)
