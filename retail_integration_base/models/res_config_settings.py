@@ -2,7 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import os
 
-from odoo import fields, models, tools
+from odoo import api, fields, models, tools
 
 from ..services import crypto
 
@@ -10,8 +10,11 @@ from ..services import crypto
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
+    # A default, not a compute: the settings form is a new record, and Odoo
+    # does not compute dependency-less fields for new records.
     retail_key_status = fields.Char(
-        string="Encryption key", compute="_compute_retail_key_status")
+        string="Encryption key", readonly=True,
+        default=lambda self: self._retail_key_status())
     retail_retry_max_attempts = fields.Integer(
         string="Default attempts", default=5,
         config_parameter="retail_integration.retry_max_attempts")
@@ -30,14 +33,13 @@ class ResConfigSettings(models.TransientModel):
         string="Keep exception payloads (days)", default=90,
         config_parameter="retail_integration.exception_retention_days")
 
-    def _compute_retail_key_status(self):
+    @api.model
+    def _retail_key_status(self):
         key = tools.config.get(crypto.CONFIG_KEY) or os.environ.get(crypto.ENV_VAR)
         source = ("server configuration" if tools.config.get(crypto.CONFIG_KEY)
                   else "environment")
         try:
             box = crypto.SecretBox(key)
-            status = f"Configured ({box.key_count} key(s), from the {source})"
         except crypto.EncryptionKeyError as exc:
-            status = f"Not usable: {exc}"
-        for settings in self:
-            settings.retail_key_status = status
+            return f"Not usable: {exc}"
+        return f"Configured ({box.key_count} key(s), from the {source})"

@@ -289,4 +289,7 @@ class TestBackendActions(RetailTestMixin, SimulatorMixin, TransactionCase):
     def test_settings_show_the_key_status_never_the_key(self):
         settings = self.env["res.config.settings"].create({})
         self.assertIn("Configured (1 key(s)", settings.retail_key_status)
+        # What the settings form shows when it opens (a new record's onchange).
+        shown = self.env["res.config.settings"].onchange({}, [], {"retail_key_status": {}})
+        self.assertIn("Configured (1 key(s)", shown["value"]["retail_key_status"])
         self.assertNotIn(config.get("retail_integration_key"), settings.retail_key_status)
