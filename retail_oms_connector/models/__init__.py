@@ -2,4 +2,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from . import retail_backend
 from . import retail_exchange
+from . import retail_flow
 from . import sale_order

@@ -27,10 +27,13 @@ class RetailBackend(models.Model):
         return flows + [
             {"name": "Order export", "code": ORDER_EXPORT, "direction": "outbound",
              "mode": "realtime", "channel": "root.retail.oms", "sequence": 10},
+            {"name": "Product push", "code": "oms_product_push", "direction": "outbound",
+             "mode": "batch", "channel": "root.retail.oms", "sequence": 40,
+             "interval_number": 1, "interval_type": "hours"},
         ]
 
     def _oms_export_allowed(self, order):
-        """True when order satisfies this backend's payment condition."""
+        """True when ``order`` satisfies this backend's payment condition."""
         self.ensure_one()
         condition = self.oms_export_condition
         if condition == "confirmed":

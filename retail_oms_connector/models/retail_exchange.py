@@ -1,18 +1,32 @@
 # Copyright 2026 Retail Integration Suite contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from odoo import models
-from odoo.tools import float_round
 
 from odoo.addons.retail_integration_base.services import errors
 
-
-def minor_units(amount, currency):
-    """Integer minor units of amount in currency (never a float)."""
-    return int(float_round(amount * 10 ** currency.decimal_places, precision_digits=0))
+from ..services.payloads import content_hash
 
 
 class RetailExchange(models.Model):
     _inherit = "retail.exchange"
+
+    # ----------------------------------------------------------- product push
+
+    def _retail_handle_oms_product_push(self, payload):
+        """PUT one batch of products; remember what the OMS now holds."""
+        rows = payload.get("products") or []
+        result = self._send("PUT", "/v1/products", payload)
+        Product = self.env["product.product"].sudo().with_context(active_test=False)
+        products = Product.search([("default_code", "in", [r["sku"] for r in rows])])
+        by_sku = {p.default_code: p for p in products}
+        Binding = self.env["retail.binding"].sudo()
+        for row in rows:
+            product = by_sku.get(row["sku"])
+            if product:
+                Binding._touch(self.backend_id, product, "synced", self,
+                               external_id=row["sku"], content_hash=content_hash(row))
+        return self.env._("%(n)s products accepted by the OMS.",
+                          n=(result.body or {}).get("accepted", len(rows)))
 
     # ------------------------------------------------------------ order export
 

@@ -4,8 +4,8 @@ from odoo import api, fields, models, tools
 
 from odoo.addons.retail_integration_base.services import errors
 
+from ..services.payloads import minor_units
 from .retail_backend import ORDER_EXPORT
-from .retail_exchange import minor_units
 
 
 class SaleOrder(models.Model):
@@ -104,9 +104,9 @@ class SaleOrder(models.Model):
                 "%Y-%m-%dT%H:%M:%S+00:00"),
             "currency": currency.name,
             "totals": {
-                "untaxed": minor_units(self.amount_untaxed, currency),
-                "tax": minor_units(self.amount_tax, currency),
-                "total": minor_units(self.amount_total, currency),
+                "untaxed": minor_units(self.amount_untaxed, currency.decimal_places),
+                "tax": minor_units(self.amount_tax, currency.decimal_places),
+                "total": minor_units(self.amount_total, currency.decimal_places),
             },
             "customer": {
                 "partner_ref": partner.ref or f"odoo-partner-{partner.id}",
@@ -147,7 +147,7 @@ class SaleOrder(models.Model):
             # The OMS counts units: whole quantities travel as integers.
             "qty": int(line.product_uom_qty) if float(line.product_uom_qty).is_integer()
             else line.product_uom_qty,
-            "unit_price": minor_units(line.price_unit, currency),
-            "discount": minor_units(gross - line.price_subtotal, currency),
-            "tax": minor_units(line.price_tax, currency),
+            "unit_price": minor_units(line.price_unit, currency.decimal_places),
+            "discount": minor_units(gross - line.price_subtotal, currency.decimal_places),
+            "tax": minor_units(line.price_tax, currency.decimal_places),
         }

@@ -1,0 +1,66 @@
+# Copyright 2026 Retail Integration Suite contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import uuid
+
+from odoo import models
+
+from ..services.payloads import content_hash, minor_units
+
+PRODUCT_PUSH = "oms_product_push"
+MAX_PRODUCTS_PER_CALL = 1000
+
+
+class RetailFlow(models.Model):
+    _inherit = "retail.flow"
+
+    def _retail_batch_oms_product_push(self, chunk=MAX_PRODUCTS_PER_CALL):
+        """Push saleable products whose OMS view changed since the last push.
+
+        Odoo owns products and prices: the OMS receives SKU, name, barcode,
+        price and whether it is still sold. "Changed" is judged on content (a
+        hash per product kept on its binding), so a price changed through
+        the template, an archived product or a new barcode are all caught,
+        and an unchanged catalogue sends nothing. Rows go in calls of at
+        most 1,000 (the contract's limit), each its own exchange.
+        """
+        self.ensure_one()
+        backend = self.backend_id
+        rows = self._oms_changed_product_rows()
+        Exchange = self.env["retail.exchange"].sudo()
+        exchanges = Exchange.browse()
+        run = uuid.uuid4().hex  # each run is its own operation; retries keep its key
+        for start in range(0, len(rows), chunk):
+            part = rows[start:start + chunk]
+            exchanges |= Exchange._enqueue_outbound(
+                backend, self, idempotency_key=f"products:{run}:{start // chunk}",
+                payload={"products": part},
+                external_ref=self.env._("%(n)s products", n=len(part)))
+        return exchanges
+
+    def _oms_changed_product_rows(self):
+        backend = self.backend_id
+        company = backend.company_id
+        currency = company.currency_id
+        Product = self.env["product.product"].sudo().with_company(company).with_context(
+            active_test=False)
+        bindings = self.env["retail.binding"].sudo().search([
+            ("backend_id", "=", backend.id), ("res_model", "=", "product.product")])
+        known = {binding.res_id: binding.content_hash for binding in bindings}
+        products = Product.search([
+            ("default_code", "!=", False), ("type", "=", "consu"),
+            "|", ("id", "in", list(known)),
+            "&", ("sale_ok", "=", True), ("active", "=", True)])
+        rows = []
+        for product in products:
+            row = {
+                "sku": product.default_code,
+                "name": product.name,
+                "barcode": product.barcode or None,
+                "price": minor_units(product.lst_price, currency.decimal_places),
+                "currency": currency.name,
+                "active": bool(product.active and product.sale_ok),
+            }
+            if known.get(product.id) != content_hash(row):
+                rows.append(row)
+        return rows
+
