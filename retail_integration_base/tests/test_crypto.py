@@ -1,9 +1,12 @@
 # Copyright 2026 Retail Integration Suite contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import base64
+import subprocess
 from unittest.mock import patch
 
 from cryptography.fernet import Fernet
 
+from odoo import SUPERUSER_ID, api
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import config
@@ -82,3 +85,36 @@ class TestSecretsAtRest(RetailTestMixin, TransactionCase):
     def test_malformed_webhook_secret_is_refused(self):
         with self.assertRaisesRegex(ValidationError, "whsec_"):
             self.backend.with_user(self.manager).write({"webhook_secret": "whsec_***"})
+
+
+@tagged("post_install", "-at_install")
+class TestSecretsNotInDump(TransactionCase):
+    """The literal check: a committed secret does not appear in ``pg_dump``."""
+
+    def test_committed_secrets_are_absent_from_pg_dump(self):
+        secret = "sk_live_dump_probe_" + "7" * 16
+        webhook = "whsec_" + base64.b64encode(b"dump-probe-webhook-secret-32byte").decode()
+        registry = self.env.registry
+        # A separate, committed transaction: pg_dump only sees committed data.
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            backend = env["retail.backend"].create(
+                {"name": "Dump probe", "base_url": "http://127.0.0.1:9"})
+            backend.write({"api_key": secret, "webhook_secret": webhook})
+            backend_id = backend.id
+        try:
+            dump = subprocess.run(
+                ["pg_dump", "--data-only", self.env.cr.dbname], capture_output=True,
+                check=True, timeout=300).stdout
+            self.assertIn(b"Dump probe", dump, "the probe backend is in the dump")
+            self.assertNotIn(secret.encode(), dump)
+            self.assertNotIn(webhook.encode(), dump)
+            self.assertNotIn(webhook.removeprefix("whsec_").encode(), dump)
+        finally:
+            with registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                probe = env["retail.backend"].browse(backend_id)
+                env["retail.flow"].search([("backend_id", "=", backend_id)]).unlink()
+                env["mail.message"].search([("model", "=", "retail.backend"),
+                                            ("res_id", "=", backend_id)]).unlink()
+                probe.unlink()
