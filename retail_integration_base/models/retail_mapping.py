@@ -46,6 +46,19 @@ class RetailMapping(models.Model):
          "This external value is already mapped for this backend and type."),
     ]
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()  # connectors cache what mappings say
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self.env.registry.clear_cache()
+        return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()
+        return super().unlink()
+
     @api.model
     def _selection_odoo_record(self):
         models_ = [m for m in self._retail_mapping_models() if m in self.env]

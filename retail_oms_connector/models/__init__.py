@@ -4,3 +4,4 @@ from . import retail_backend
 from . import retail_exchange
 from . import retail_flow
 from . import sale_order
+from . import stock_quant

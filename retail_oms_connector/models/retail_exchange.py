@@ -10,6 +10,14 @@ from ..services.payloads import content_hash
 class RetailExchange(models.Model):
     _inherit = "retail.exchange"
 
+    # -------------------------------------------------------------- inventory
+
+    def _retail_handle_oms_inventory_sync(self, payload):
+        result = self._send("PUT", "/v1/inventory", payload)
+        body = result.body or {}
+        return self.env._("%(accepted)s levels accepted, %(stale)s stale.",
+                          accepted=body.get("accepted", "?"), stale=body.get("stale", "?"))
+
     # ----------------------------------------------------------- product push
 
     def _retail_handle_oms_product_push(self, payload):

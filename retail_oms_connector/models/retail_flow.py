@@ -13,6 +13,21 @@ MAX_PRODUCTS_PER_CALL = 1000
 class RetailFlow(models.Model):
     _inherit = "retail.flow"
 
+    def _retail_batch_oms_inventory_snapshot(self):
+        """Full availability of every stocked SKU at every mapped location.
+
+        Repairs drift: whatever the OMS holds, this run's levels carry a
+        newer sequence than any before, so they win.
+        """
+        self.ensure_one()
+        backend = self.backend_id
+        refs = [ref for ref, _location in backend._oms_mapped_locations()]
+        products = self.env["product.product"].sudo().search([
+            ("default_code", "!=", False), ("is_storable", "=", True)])
+        backend._oms_inventory_mark({(backend.id, pid, ref)
+                                     for pid in products.ids for ref in refs})
+        return backend._job_oms_inventory_flush()
+
     def _retail_batch_oms_product_push(self, chunk=MAX_PRODUCTS_PER_CALL):
         """Push saleable products whose OMS view changed since the last push.
 
