@@ -11,6 +11,7 @@
     "category": "Sales/Retail",
     "depends": ["retail_integration_base"],
     "data": [
+        "security/ir.model.access.csv",
         "data/queue_job_data.xml",
         "views/retail_backend_views.xml",
         "views/sale_order_views.xml",

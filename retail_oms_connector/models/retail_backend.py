@@ -4,6 +4,7 @@ from odoo import api, fields, models, tools
 
 ORDER_EXPORT = "oms_order_export"
 INVENTORY_SYNC = "oms_inventory_sync"
+FULFILLMENT_EVENTS = "oms_fulfillment_events"
 INVENTORY_SNAPSHOT = "oms_inventory_snapshot"
 INVENTORY_COALESCE_SECONDS = 2
 
@@ -30,6 +31,10 @@ class RetailBackend(models.Model):
         return flows + [
             {"name": "Order export", "code": ORDER_EXPORT, "direction": "outbound",
              "mode": "realtime", "channel": "root.retail.oms", "sequence": 10},
+            {"name": "Fulfillment events", "code": FULFILLMENT_EVENTS, "direction": "inbound",
+             "mode": "realtime", "channel": "root.retail.oms", "sequence": 15,
+             "event_types": "fulfillment.accepted,fulfillment.ready_for_pickup,"
+                            "fulfillment.shipped,fulfillment.picked_up,fulfillment.delivered"},
             {"name": "Inventory availability", "code": INVENTORY_SYNC, "direction": "outbound",
              "mode": "realtime", "channel": "root.retail.oms", "sequence": 20},
             {"name": "Inventory snapshot", "code": INVENTORY_SNAPSHOT, "direction": "outbound",

@@ -5,10 +5,113 @@ from odoo import models
 from odoo.addons.retail_integration_base.services import errors
 
 from ..services.payloads import content_hash
+from .retail_oms_fulfillment import RANK, SHIPPED_RANK
 
 
 class RetailExchange(models.Model):
     _inherit = "retail.exchange"
+
+    # ------------------------------------------------------- fulfillment events
+
+    def _retail_handle_oms_fulfillment_events(self, payload):
+        """Apply one fulfillment event of the OMS to the order and its deliveries.
+
+        Exactly once and never backwards: each fulfillment keeps the rank it
+        reached; a duplicate or a late event (``shipped`` after ``delivered``)
+        is acknowledged and ignored, and the first event that means the goods
+        left (``shipped``, ``picked_up`` or ``delivered``) validates the
+        shipped quantities, whatever came before it.
+        """
+        data = payload.get("data") or {}
+        event = (payload.get("type") or "").partition(".")[2]
+        if event not in RANK or not data.get("fulfillment_ref"):
+            raise errors.RetailIntegrationError(
+                self.env._("Not a fulfillment event: %s", payload.get("type")),
+                errors.VALIDATION)
+        order = self._oms_order(data.get("order_ref"))
+        Fulfillment = self.env["retail.oms.fulfillment"].sudo()
+        fulfillment = Fulfillment.search([
+            ("backend_id", "=", self.backend_id.id),
+            ("fulfillment_ref", "=", data["fulfillment_ref"])])
+        if fulfillment and fulfillment.order_id != order:
+            raise errors.BusinessRuleError(self.env._(
+                "Fulfillment %(ref)s belongs to %(order)s, not %(other)s.",
+                ref=fulfillment.fulfillment_ref, order=fulfillment.order_id.name,
+                other=order.name))
+        if fulfillment and RANK[event] <= fulfillment.rank:
+            return self.env._("Ignored: fulfillment %(ref)s is already %(state)s.",
+                              ref=fulfillment.fulfillment_ref, state=fulfillment.state)
+        if not fulfillment:
+            fulfillment = Fulfillment.create({
+                "backend_id": self.backend_id.id, "order_id": order.id,
+                "fulfillment_ref": data["fulfillment_ref"], "state": event, "rank": 0,
+                "fulfillment_type": data.get("type") or "ship",
+                "location_ref": data.get("location_ref")})
+        parcels = data.get("parcels") or []
+        values = {"state": event, "rank": RANK[event], "last_exchange_id": self.id}
+        if parcels:
+            values["tracking_numbers"] = ", ".join(
+                p["tracking_number"] for p in parcels if p.get("tracking_number"))
+            values["carrier"] = parcels[0].get("carrier")
+        if RANK[event] >= SHIPPED_RANK > fulfillment.rank:
+            values["picking_ids"] = [(6, 0, self._oms_apply_shipment(
+                order, data.get("lines") or [], values).ids)]
+        fulfillment.write(values)
+        order._retail_oms_update_state(event)
+        return self.env._("%(order)s: fulfillment %(ref)s %(state)s.", order=order.name,
+                          ref=fulfillment.fulfillment_ref, state=event)
+
+    def _oms_order(self, order_ref):
+        order = self.env["sale.order"].sudo().search([
+            ("name", "=", order_ref), ("company_id", "=", self.backend_id.company_id.id)],
+            limit=1)
+        if not order:
+            # Events can overtake the export's commit: wait (bounded by the
+            # retry policy), then the exception queue.
+            raise errors.RetailIntegrationError(
+                self.env._("Order %s is not known (yet).", order_ref), errors.TRANSIENT)
+        return order
+
+    def _oms_apply_shipment(self, order, lines, values):
+        """Validate exactly the shipped quantities; what remains is a backorder."""
+        if not lines:
+            raise errors.RetailIntegrationError(
+                self.env._("A shipment without lines cannot be applied."), errors.VALIDATION)
+        shipped = {}
+        sale_lines = {str(sale_line.id): sale_line for sale_line in order.order_line}
+        for line in lines:
+            sale_line = sale_lines.get(str(line.get("line_ref")))
+            if not sale_line:
+                raise errors.RetailIntegrationError(
+                    self.env._("Line %(line)s is not a line of %(order)s.",
+                               line=line.get("line_ref"), order=order.name), errors.VALIDATION)
+            shipped[sale_line] = shipped.get(sale_line, 0.0) + float(line.get("qty") or 0)
+        pickings = order.picking_ids.filtered(
+            lambda p: p.picking_type_code == "outgoing" and p.state not in ("done", "cancel"))
+        moves_done = self.env["stock.move"]
+        for sale_line, quantity in shipped.items():
+            moves = pickings.move_ids.filtered(
+                lambda m, sl=sale_line: m.sale_line_id == sl and m.state not in ("done", "cancel"))
+            if quantity > sum(moves.mapped("product_uom_qty")) + 1e-6:
+                raise errors.BusinessRuleError(self.env._(
+                    "The OMS shipped %(qty)s of %(product)s but only %(open)s remain to deliver "
+                    "on %(order)s: over-delivery refused.", qty=quantity,
+                    product=sale_line.product_id.display_name,
+                    open=sum(moves.mapped("product_uom_qty")), order=order.name))
+            for move in moves:
+                take = min(quantity, move.product_uom_qty)
+                move.quantity = take
+                move.picked = take > 0
+                quantity -= take
+                if take:
+                    moves_done |= move
+        touched = moves_done.picking_id
+        for move in touched.move_ids - moves_done:
+            move.quantity = 0
+        touched.with_context(cancel_backorder=False)._action_done()
+        touched.write({"retail_tracking_numbers": values.get("tracking_numbers"),
+                       "retail_carrier": values.get("carrier")})
+        return touched
 
     # -------------------------------------------------------------- inventory
 
@@ -66,5 +169,7 @@ class RetailExchange(models.Model):
             self.env["retail.binding"]._touch(
                 self.backend_id, order, "synced", self, external_id=oms_id,
                 external_state="accepted")
+            if not order.retail_oms_state:
+                order.sudo().with_context(tracking_disable=True).retail_oms_state = "exported"
         return self.env._("Order %(order)s accepted by the OMS as %(oms)s.",
                  order=payload.get("order_ref"), oms=oms_id)

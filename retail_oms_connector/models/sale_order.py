@@ -7,6 +7,9 @@ from odoo.addons.retail_integration_base.services import errors
 from ..services.payloads import minor_units
 from .retail_backend import ORDER_EXPORT
 
+OMS_STATE_RANK = {"exported": 1, "accepted": 2, "ready_for_pickup": 3,
+                  "partially_fulfilled": 4, "fulfilled": 5}
+
 
 class SaleOrder(models.Model):
     _inherit = "sale.order"
@@ -16,6 +19,13 @@ class SaleOrder(models.Model):
         string="Payment status", default="none", copy=False, tracking=True,
         help="Tracked for the OMS export condition of the backend.")
     retail_psp_reference = fields.Char(string="PSP reference", copy=False)
+    retail_oms_state = fields.Selection(
+        [("exported", "Exported"), ("accepted", "Accepted"),
+         ("ready_for_pickup", "Ready for pickup"),
+         ("partially_fulfilled", "Partially fulfilled"), ("fulfilled", "Fulfilled")],
+        string="OMS state", copy=False, readonly=True, index=True,
+        help="Fulfillment state as the OMS reported it (the OMS owns it).")
+    retail_oms_fulfillment_ids = fields.One2many("retail.oms.fulfillment", "order_id")
 
     def action_confirm(self):
         result = super().action_confirm()
@@ -49,6 +59,21 @@ class SaleOrder(models.Model):
             if flow.active:
                 targets.append((backend.id, flow.id))
         return tuple(targets)
+
+    def _retail_oms_update_state(self, event):
+        """Follow the OMS's fulfillment progress without ever going back."""
+        for order in self:
+            goods = order.order_line.filtered(lambda line: line.product_id.type == "consu")
+            if event in ("shipped", "picked_up", "delivered"):
+                done = all(line.qty_delivered >= line.product_uom_qty for line in goods)
+                state = "fulfilled" if done else "partially_fulfilled"
+            elif event == "ready_for_pickup":
+                state = "ready_for_pickup"
+            else:
+                state = "accepted"
+            order_rank = OMS_STATE_RANK.get(order.retail_oms_state, 0)
+            if OMS_STATE_RANK[state] > order_rank:
+                order.with_context(tracking_disable=True).retail_oms_state = state
 
     def _retail_oms_export_backends(self):
         """The OMS backends this order goes to now (payment condition met)."""

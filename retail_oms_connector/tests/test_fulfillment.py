@@ -1,0 +1,131 @@
+# Copyright 2026 Retail Integration Suite contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from odoo.tests import HttpCase, tagged
+
+from .common import OmsTestMixin
+
+
+@tagged("post_install", "-at_install")
+class TestFulfillmentEvents(OmsTestMixin, HttpCase):
+    """Fulfillment events from the OMS simulator, over real signed webhooks."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_oms()
+
+    def setUp(self):
+        super().setUp()
+        self.sim_reset()
+        self.sim("POST", "/_sim/config", {
+            "webhook_url": f"{self.base_url()}/retail/webhook/{self.backend.id}"})
+
+    def exported_order(self, lines=None):
+        order = self.make_order(lines=lines)
+        order.action_confirm()
+        self.run_jobs()
+        self.assertEqual(order.retail_oms_state, "exported")
+        return order
+
+    def fulfil(self, order, **body):
+        result = self.sim("POST", f"/_sim/orders/{order.name}/fulfil", body)
+        self.assertTrue(self.sim_wait_idle(), "webhooks delivered")
+        self.run_jobs()
+        return result
+
+    def line(self, order, product):
+        return order.order_line.filtered(lambda line: line.product_id == product)
+
+    def test_shipment_validates_the_delivery_with_tracking(self):
+        order = self.exported_order()
+        result = self.fulfil(order, events=["accepted", "shipped"], carrier="DHL")
+        picking = order.picking_ids
+        self.assertEqual(picking.state, "done")
+        self.assertEqual(sorted(picking.move_ids.mapped("quantity")), [1.0, 2.0])
+        self.assertEqual(picking.retail_tracking_numbers, ", ".join(result["tracking_numbers"]))
+        self.assertEqual(picking.retail_carrier, "DHL")
+        self.assertEqual(order.retail_oms_state, "fulfilled")
+        self.assertEqual(order.retail_oms_fulfillment_ids.state, "shipped")
+
+    def test_split_shipment_validates_each_part_with_a_backorder(self):
+        order = self.exported_order()
+        tshirt = self.line(order, self.tshirt)
+        self.fulfil(order, location_ref="WH", events=["shipped"],
+                    lines=[{"line_ref": str(tshirt.id), "sku": "TSHIRT-M", "qty": 1}])
+        self.assertEqual(order.retail_oms_state, "partially_fulfilled")
+        self.assertEqual(tshirt.qty_delivered, 1)
+        self.assertEqual(len(order.picking_ids), 2, "the rest waits in a backorder")
+        self.fulfil(order, location_ref="STORE-1", type="ship_from_store", events=["shipped"])
+        self.assertEqual(order.retail_oms_state, "fulfilled")
+        self.assertEqual(set(order.picking_ids.mapped("state")), {"done"})
+        self.assertEqual([line.qty_delivered for line in order.order_line],
+                         [line.product_uom_qty for line in order.order_line],
+                         "never more than ordered")
+        self.assertEqual(len(order.retail_oms_fulfillment_ids), 2)
+
+    def test_duplicate_and_resent_shipped_events_apply_once(self):
+        order = self.exported_order()
+        shipped = self.fulfil(order, events=["shipped"])
+        self.sim("POST", "/_sim/events", {"repeat": True})  # same webhook-id
+        self.assertTrue(self.sim_wait_idle())
+        data = {"order_ref": order.name, "fulfillment_ref": shipped["fulfillment_ref"],
+                "lines": [{"line_ref": str(line.id), "sku": line.product_id.default_code,
+                           "qty": int(line.product_uom_qty)} for line in order.order_line]}
+        self.sim("POST", "/_sim/events", {  # the same shipment resent under a new id
+            "type": "fulfillment.shipped", "order_ref": order.name, "data": data})
+        self.assertTrue(self.sim_wait_idle())
+        self.run_jobs()
+        self.assertEqual(len(order.picking_ids), 1)
+        self.assertEqual(order.picking_ids.state, "done")
+        self.assertEqual([line.qty_delivered for line in order.order_line], [2, 1])
+        outcomes = self.exchanges(self.backend, event_type="fulfillment.shipped")
+        self.assertEqual(len(outcomes), 2, "the repeat of the same id was not recorded")
+        self.assertEqual(set(outcomes.mapped("state")), {"done"})
+
+    def test_delivered_before_shipped_never_moves_backwards(self):
+        order = self.exported_order()
+        lines = [{"line_ref": str(line.id), "sku": line.product_id.default_code,
+                  "qty": int(line.product_uom_qty)} for line in order.order_line]
+        data = {"order_ref": order.name, "fulfillment_ref": "F-LATE", "location_ref": "WH",
+                "type": "ship", "lines": lines,
+                "parcels": [{"carrier": "UPS", "tracking_number": "1Z999", "tracking_url": None}]}
+        self.sim("POST", "/_sim/events", {"type": "fulfillment.delivered", "order_ref": order.name,
+                                         "data": data, "sequence": 3})
+        self.assertTrue(self.sim_wait_idle())
+        self.run_jobs()
+        self.sim("POST", "/_sim/events", {"type": "fulfillment.shipped", "order_ref": order.name,
+                                         "data": data, "sequence": 2})
+        self.assertTrue(self.sim_wait_idle())
+        self.run_jobs()
+        fulfillment = order.retail_oms_fulfillment_ids
+        self.assertEqual(fulfillment.state, "delivered")
+        self.assertEqual(order.picking_ids.state, "done")
+        self.assertEqual(order.picking_ids.retail_tracking_numbers, "1Z999")
+        self.assertEqual(order.retail_oms_state, "fulfilled")
+
+    def test_over_delivery_is_refused_visibly(self):
+        order = self.exported_order(lines=[(self.tshirt, 1)])
+        line = order.order_line
+        self.sim("POST", "/_sim/events", {
+            "type": "fulfillment.shipped", "order_ref": order.name,
+            "data": {"order_ref": order.name, "fulfillment_ref": "F-OVER",
+                     "lines": [{"line_ref": str(line.id), "sku": "TSHIRT-M", "qty": 5}]}})
+        self.assertTrue(self.sim_wait_idle())
+        self.run_jobs()
+        exchange = self.exchanges(self.backend, event_type="fulfillment.shipped")
+        self.assertEqual(exchange.state, "failed")
+        self.assertEqual(exchange.failure_class, "business")
+        self.assertIn("over-delivery refused", exchange.error)
+        self.assertNotEqual(order.picking_ids.state, "done")
+        self.assertEqual(line.qty_delivered, 0)
+
+    def test_event_for_an_unknown_order_waits_then_lands_in_the_queue(self):
+        self.sim("POST", "/_sim/events", {
+            "type": "fulfillment.accepted", "order_ref": "S-UNKNOWN",
+            "data": {"order_ref": "S-UNKNOWN", "fulfillment_ref": "F-X"}})
+        self.assertTrue(self.sim_wait_idle())
+        self.run_jobs()
+        exchange = self.exchanges(self.backend, event_type="fulfillment.accepted")
+        self.assertEqual(exchange.state, "failed")
+        self.assertEqual(exchange.attempts, self.backend.retry_max_attempts)
+        self.assertIn("S-UNKNOWN is not known", exchange.error)
