@@ -295,7 +295,7 @@ def cmd_start(args):
         [PY, "-m", "simulators.oms", "--port", str(sim_port), "--api-key", api_key,
          "--webhook-url", f"http://127.0.0.1:{port}/retail/webhook/{backend_id}",
          "--webhook-secret", secret,
-         "--state-file", sim_state],
+         "--state-file", sim_state, "--auto-fulfil"],
         cwd=ROOT, env=env, stdout=sim_log, stderr=subprocess.STDOUT)
     say(f"OMS simulator on http://127.0.0.1:{sim_port} (log .run/simulator.log)")
     odoo_proc = subprocess.Popen(odoo_cmd(config, "-d", DEMO_DB, "--db-filter", f"^{DEMO_DB}$",

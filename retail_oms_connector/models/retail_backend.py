@@ -5,6 +5,7 @@ from odoo import api, fields, models, tools
 ORDER_EXPORT = "oms_order_export"
 INVENTORY_SYNC = "oms_inventory_sync"
 FULFILLMENT_EVENTS = "oms_fulfillment_events"
+ORDER_CANCEL = "oms_order_cancel"
 INVENTORY_SNAPSHOT = "oms_inventory_snapshot"
 INVENTORY_COALESCE_SECONDS = 2
 
@@ -31,6 +32,8 @@ class RetailBackend(models.Model):
         return flows + [
             {"name": "Order export", "code": ORDER_EXPORT, "direction": "outbound",
              "mode": "realtime", "channel": "root.retail.oms", "sequence": 10},
+            {"name": "Order cancellation", "code": ORDER_CANCEL, "direction": "outbound",
+             "mode": "realtime", "channel": "root.retail.oms", "sequence": 12},
             {"name": "Fulfillment events", "code": FULFILLMENT_EVENTS, "direction": "inbound",
              "mode": "realtime", "channel": "root.retail.oms", "sequence": 15,
              "event_types": "fulfillment.accepted,fulfillment.ready_for_pickup,"

@@ -11,6 +11,26 @@ from .retail_oms_fulfillment import RANK, SHIPPED_RANK
 class RetailExchange(models.Model):
     _inherit = "retail.exchange"
 
+    # ------------------------------------------------------------ cancellation
+
+    def _retail_handle_oms_order_cancel(self, payload):
+        """Cancel in the OMS; a 409 means it shipped meanwhile: a person decides."""
+        try:
+            self._send("POST", f"/v1/orders/{payload['order_ref']}/cancel",
+                       {"reason": payload.get("reason")})
+        except errors.RetailIntegrationError as exc:
+            if exc.http_status == 409:
+                raise errors.BusinessRuleError(self.env._(
+                    "The OMS refused to cancel %(order)s: it already shipped (%(error)s). "
+                    "The order is cancelled in Odoo only: record a return or reopen it.",
+                    order=payload["order_ref"], error=exc.message)) from exc
+            raise
+        order = self._linked_record()
+        if order:
+            self.env["retail.binding"]._touch(
+                self.backend_id, order, "synced", self, external_state="cancelled")
+        return self.env._("%s cancelled in the OMS.", payload["order_ref"])
+
     # ------------------------------------------------------- fulfillment events
 
     def _retail_handle_oms_fulfillment_events(self, payload):

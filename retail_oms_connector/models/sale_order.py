@@ -1,11 +1,12 @@
 # Copyright 2026 Retail Integration Suite contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from odoo import api, fields, models, tools
+from odoo.exceptions import UserError
 
 from odoo.addons.retail_integration_base.services import errors
 
 from ..services.payloads import minor_units
-from .retail_backend import ORDER_EXPORT
+from .retail_backend import ORDER_CANCEL, ORDER_EXPORT
 
 OMS_STATE_RANK = {"exported": 1, "accepted": 2, "ready_for_pickup": 3,
                   "partially_fulfilled": 4, "fulfilled": 5}
@@ -39,6 +40,51 @@ class SaleOrder(models.Model):
         if self and all(order._retail_oms_export_backends() for order in self):
             values["retail_sync_state"] = "pending"
         return values
+
+    def action_cancel(self):
+        # Refuse before the cancel wizard opens, so the user reads why at once.
+        self._retail_oms_check_cancellable()
+        return super().action_cancel()
+
+    def _action_cancel(self):
+        self._retail_oms_check_cancellable()
+        result = super()._action_cancel()
+        self._retail_oms_cancel()
+        return result
+
+    def _retail_oms_check_cancellable(self):
+        """The OMS owns shipment states: what it shipped cannot be cancelled here."""
+        for order in self.filtered("retail_oms_fulfillment_ids"):
+            shipped = order.retail_oms_fulfillment_ids.filtered(lambda f: f.rank >= 3)
+            if shipped:
+                raise UserError(self.env._(
+                    "%(order)s cannot be cancelled: the OMS already shipped it "
+                    "(%(refs)s). Record a return instead.", order=order.name,
+                    refs=", ".join(shipped.mapped("fulfillment_ref"))))
+
+    def _retail_oms_cancel(self):
+        """Tell the OMS, or withdraw an export it never received."""
+        Exchange = self.env["retail.exchange"].sudo()
+        for order in self:
+            exports = Exchange.search([
+                ("res_model", "=", "sale.order"), ("res_id", "=", order.id),
+                ("flow_id.code", "=", ORDER_EXPORT)])
+            for export in exports:
+                if export.state in ("pending", "retry", "failed"):
+                    # The OMS never got it: nothing to cancel there.
+                    export.write({"state": "ignored", "next_retry_at": False})
+                    export._audit(self.env._("Order cancelled before it reached the OMS."))
+                    continue
+                if export.state != "done":
+                    continue
+                backend = export.backend_id
+                flow = backend._get_flow(ORDER_CANCEL, raise_if_missing=False)
+                if flow.active:
+                    Exchange._enqueue_outbound(
+                        backend, flow, record=order,
+                        idempotency_key=f"order-cancel:{order.name}:{backend.id}",
+                        payload={"order_ref": order.name, "reason": "cancelled_in_odoo"},
+                        external_ref=order.name)
 
     def write(self, vals):
         result = super().write(vals)

@@ -1,5 +1,6 @@
 # Copyright 2026 Retail Integration Suite contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from odoo.exceptions import UserError
 from odoo.tests import HttpCase, tagged
 
 from .common import OmsTestMixin
@@ -129,3 +130,41 @@ class TestFulfillmentEvents(OmsTestMixin, HttpCase):
         self.assertEqual(exchange.state, "failed")
         self.assertEqual(exchange.attempts, self.backend.retry_max_attempts)
         self.assertIn("S-UNKNOWN is not known", exchange.error)
+
+    def test_cancellation_reaches_the_oms(self):
+        order = self.exported_order()
+        order.with_context(disable_cancel_warning=True).action_cancel()
+        self.run_jobs()
+        cancel = self.exchanges(self.backend, res_id=order.id).filtered(
+            lambda e: e.flow_id.code == "oms_order_cancel")
+        self.assertEqual(cancel.state, "done")
+        self.assertEqual(self.sim_state()["orders"][order.name]["status"], "cancelled")
+
+    def test_cancellation_after_shipment_is_refused_with_a_clear_message(self):
+        order = self.exported_order()
+        self.fulfil(order, events=["shipped"])
+        with self.assertRaisesRegex(UserError, "the OMS already shipped it"):
+            order.action_cancel()
+        self.assertEqual(order.state, "sale")
+
+    def test_cancellation_before_export_sends_nothing(self):
+        order = self.make_order()
+        order.action_confirm()
+        order.with_context(disable_cancel_warning=True).action_cancel()
+        self.run_jobs()
+        export = self.export_exchange(order)
+        self.assertEqual(export.state, "ignored")
+        self.assertIn("before it reached the OMS", export.message_ids[0].body)
+        self.assertEqual(self.sim_state()["orders_created"], 0)
+
+    def test_oms_refusing_a_cancellation_is_a_visible_business_exception(self):
+        order = self.exported_order()
+        # The OMS ships, but its webhook has not reached Odoo yet.
+        self.sim("POST", "/_sim/config", {"webhook_url": "http://127.0.0.1:9/nowhere"})
+        self.sim("POST", f"/_sim/orders/{order.name}/fulfil", {"events": ["shipped"]})
+        order.with_context(disable_cancel_warning=True).action_cancel()
+        self.run_jobs()
+        cancel = self.exchanges(self.backend, res_id=order.id).filtered(
+            lambda e: e.flow_id.code == "oms_order_cancel")
+        self.assertEqual((cancel.state, cancel.failure_class), ("failed", "business"))
+        self.assertIn("refused to cancel", cancel.error)
