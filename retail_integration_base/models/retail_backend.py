@@ -351,6 +351,14 @@ class RetailBackend(models.Model):
              "mode": "realtime", "event_types": "*"},
         ]
 
+    @api.model
+    def _create_missing_default_flows(self):
+        """Give existing backends the flows a connector update added.
+
+        Called from each connector's data on install and update.
+        """
+        self.sudo().with_context(active_test=False).search([])._create_default_flows()
+
     def _create_default_flows(self):
         for backend in self:
             existing = set(backend.with_context(active_test=False).flow_ids.mapped("code"))

@@ -423,11 +423,22 @@ class RetailExchange(models.Model):
         for exchange in self:
             exchange.message_post(body=message)
 
+    def _reroute(self):
+        """Inbound events no flow took (unknown type at the time) get a flow
+        again if the configuration now has one, so Retry and Replay work
+        after an administrator added or activated the flow."""
+        for exchange in self.filtered(lambda e: e.direction == "inbound" and not e.flow_id):
+            flow = exchange.backend_id._inbound_flow(exchange.event_type)
+            if flow:
+                exchange.sudo().write({"flow_id": flow.id, "name": self._make_name(
+                    "inbound", flow, event_type=exchange.event_type)})
+
     def action_retry(self):
         """Run failed or waiting exchanges again, with fresh data, now."""
         todo = self.filtered(lambda e: e.state in ("failed", "retry", "pending"))
         if not todo:
             raise UserError(self.env._("Only pending, waiting or failed exchanges can be retried."))
+        todo._reroute()
         todo.write({"state": "pending", "attempts": 0, "next_retry_at": False})
         todo._audit(self.env._("Retried by %s.", self.env.user.name))
         todo.sudo()._enqueue()
@@ -440,6 +451,7 @@ class RetailExchange(models.Model):
             raise UserError(self.env._("Only done, failed or ignored exchanges can be replayed."))
         if todo.filtered("payload_purged"):
             raise UserError(self.env._("Some exchanges have no payload any more (retention policy)."))
+        todo._reroute()
         todo.write({"state": "pending", "attempts": 0, "next_retry_at": False})
         todo._audit(self.env._("Replayed by %s.", self.env.user.name))
         todo.sudo()._enqueue(rebuild=False, replay=True)

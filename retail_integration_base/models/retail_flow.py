@@ -125,7 +125,7 @@ class RetailFlow(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
-        if {"active", "code", "backend_id"} & set(vals):
+        if {"active", "code", "backend_id", "direction", "event_types"} & set(vals):
             self.env.registry.clear_cache()
         return super().write(vals)
 

@@ -156,3 +156,14 @@ class TestWebhookIntake(RetailTestMixin, SimulatorMixin, HttpCase):
         self.assertEqual(self.env["retail.exchange"]._cron_dispatch_pending(older_than=-60), 1)
         self.run_jobs()
         self.assertEqual(exchange.state, "done")
+
+    def test_retry_routes_an_event_once_a_flow_takes_its_type(self):
+        flow = self.backend._get_flow("generic_events")
+        flow.event_types = "order.*"
+        self.post(self.event("member.updated"), event_id="evt_reroute")
+        exchange = self.exchanges(self.backend, idempotency_key="evt_reroute")
+        self.assertEqual(exchange.state, "failed")
+        flow.event_types = "order.*,member.*"
+        exchange.with_user(self.retail_user).action_retry()
+        self.run_jobs()
+        self.assertEqual((exchange.state, exchange.flow_id), ("done", flow))
