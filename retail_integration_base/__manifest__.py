@@ -15,6 +15,7 @@
         "security/retail_integration_base_groups.xml",
         "security/ir.model.access.csv",
         "security/retail_integration_base_security.xml",
+        "security/res_users_data.xml",
         "data/queue_job_data.xml",
         "data/ir_cron_data.xml",
         "data/ir_config_parameter_data.xml",

@@ -226,8 +226,7 @@ class RetailExchange(models.Model):
         if error:
             values.update(state="failed", failure_class=errors.VALIDATION, error=error)
         elif flow:
-            values["lane"] = zlib.crc32(
-                (values["external_ref"] or event_id).encode()) % max(1, flow.lanes)
+            values["lane"] = self._lane_of(flow, values["external_ref"] or event_id)
         else:
             values.update(state="failed", failure_class=errors.VALIDATION,
                           error=self.env._("No active inbound flow of backend %(backend)s handles "
@@ -247,6 +246,11 @@ class RetailExchange(models.Model):
         if exchange.state == "pending":
             exchange._enqueue_lane()
         return exchange, True
+
+    @api.model
+    def _lane_of(self, flow, key):
+        """The lane of a partner object: stable, so its events stay in order."""
+        return zlib.crc32(key.encode()) % max(1, flow.lanes)
 
     @api.model
     def _dump(self, payload):
@@ -278,6 +282,19 @@ class RetailExchange(models.Model):
             identity_key=f"retail-lane:{flow.id}:{self.lane}",
             description=f"{flow.display_name}: lane {self.lane}",
         )._job_drain_lane(self.lane)
+
+    def _enqueue_again(self, replay=False):
+        """Queue exchanges a user retried or replayed.
+
+        Inbound events go back through their lane, so that they never run
+        beside other events of the same object; outbound messages get a job
+        each (a retry rebuilds the payload, a replay resends the stored one).
+        """
+        for exchange in self:
+            if exchange.direction == "inbound" and exchange.flow_id:
+                exchange._enqueue_lane()
+            else:
+                exchange._enqueue(rebuild=not replay, replay=replay)
 
     def _enqueue(self, delay=None, rebuild=True, replay=False):
         """Enqueue the processing of each exchange as its own job."""
@@ -322,6 +339,14 @@ class RetailExchange(models.Model):
             self._register_failure(errors.RetailIntegrationError(str(exc), errors.BUSINESS))
             return str(exc)
         except Exception as exc:
+            if getattr(exc, "pgcode", None) == errorcodes.UNIQUE_VIOLATION:
+                # Most often a concurrent transaction created the same row:
+                # the next attempt sees it. Bounded by the retry policy.
+                self._register_failure(errors.RetailIntegrationError(
+                    self.env._("Conflict with a concurrent change, retrying: %s",
+                               getattr(exc, "diag", None) and exc.diag.message_primary or exc),
+                    errors.TRANSIENT))
+                return str(exc)
             if getattr(exc, "pgcode", None) in CONCURRENCY_ERRORS:
                 # Another transaction holds a row we need: try again soon,
                 # without spending one of the exchange's attempts.
@@ -430,8 +455,10 @@ class RetailExchange(models.Model):
         for exchange in self.filtered(lambda e: e.direction == "inbound" and not e.flow_id):
             flow = exchange.backend_id._inbound_flow(exchange.event_type)
             if flow:
-                exchange.sudo().write({"flow_id": flow.id, "name": self._make_name(
-                    "inbound", flow, event_type=exchange.event_type)})
+                exchange.sudo().write({
+                    "flow_id": flow.id,
+                    "lane": self._lane_of(flow, exchange.external_ref or exchange.idempotency_key),
+                    "name": self._make_name("inbound", flow, event_type=exchange.event_type)})
 
     def action_retry(self):
         """Run failed or waiting exchanges again, with fresh data, now."""
@@ -441,7 +468,7 @@ class RetailExchange(models.Model):
         todo._reroute()
         todo.write({"state": "pending", "attempts": 0, "next_retry_at": False})
         todo._audit(self.env._("Retried by %s.", self.env.user.name))
-        todo.sudo()._enqueue()
+        todo.sudo()._enqueue_again()
         return True
 
     def action_replay(self):
@@ -454,7 +481,7 @@ class RetailExchange(models.Model):
         todo._reroute()
         todo.write({"state": "pending", "attempts": 0, "next_retry_at": False})
         todo._audit(self.env._("Replayed by %s.", self.env.user.name))
-        todo.sudo()._enqueue(rebuild=False, replay=True)
+        todo.sudo()._enqueue_again(replay=True)
         return True
 
     def action_ignore(self):
