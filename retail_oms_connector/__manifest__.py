@@ -17,5 +17,10 @@
         "views/sale_order_views.xml",
     ],
     "demo": ["demo/retail_oms_demo.xml"],
+    "assets": {
+        "web.assets_tests": [
+            "retail_oms_connector/static/src/js/tours/*.js",
+        ],
+    },
     "installable": True,
 }
