@@ -37,7 +37,8 @@ class RetailBackend(models.Model):
             {"name": "Fulfillment events", "code": FULFILLMENT_EVENTS, "direction": "inbound",
              "mode": "realtime", "channel": "root.retail.oms", "sequence": 15,
              "event_types": "fulfillment.accepted,fulfillment.ready_for_pickup,"
-                            "fulfillment.shipped,fulfillment.picked_up,fulfillment.delivered"},
+                            "fulfillment.shipped,fulfillment.picked_up,fulfillment.delivered,"
+                            "fulfillment.cancelled"},
             {"name": "Inventory availability", "code": INVENTORY_SYNC, "direction": "outbound",
              "mode": "realtime", "channel": "root.retail.oms", "sequence": 20},
             {"name": "Inventory snapshot", "code": INVENTORY_SNAPSHOT, "direction": "outbound",

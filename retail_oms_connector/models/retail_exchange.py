@@ -44,6 +44,8 @@ class RetailExchange(models.Model):
         """
         data = payload.get("data") or {}
         event = (payload.get("type") or "").partition(".")[2]
+        if event == "cancelled" and data.get("fulfillment_ref"):
+            return self._oms_apply_unfulfillable(self._oms_order(data.get("order_ref")), data)
         if event not in RANK or not data.get("fulfillment_ref"):
             raise errors.RetailIntegrationError(
                 self.env._("Not a fulfillment event: %s", payload.get("type")),
@@ -80,6 +82,60 @@ class RetailExchange(models.Model):
         order._retail_oms_update_state(event)
         return self.env._("%(order)s: fulfillment %(ref)s %(state)s.", order=order.name,
                           ref=fulfillment.fulfillment_ref, state=event)
+
+    def _oms_apply_unfulfillable(self, order, data):
+        """Lines the OMS cannot fulfil: reduce what Odoo still has to deliver,
+        as a short delivery would, and tell the salesperson on the order."""
+        Fulfillment = self.env["retail.oms.fulfillment"].sudo()
+        fulfillment = Fulfillment.search([
+            ("backend_id", "=", self.backend_id.id),
+            ("fulfillment_ref", "=", data["fulfillment_ref"])])
+        if fulfillment.state == "cancelled":
+            return self.env._("Ignored: fulfillment %s is already cancelled.",
+                              fulfillment.fulfillment_ref)
+        if fulfillment.rank >= SHIPPED_RANK:
+            raise errors.BusinessRuleError(self.env._(
+                "The OMS cancelled fulfillment %(ref)s after it shipped.",
+                ref=fulfillment.fulfillment_ref))
+        sale_lines = {str(line.id): line for line in order.order_line}
+        done = []
+        for item in data.get("lines") or []:
+            sale_line = sale_lines.get(str(item.get("line_ref")))
+            if not sale_line:
+                raise errors.RetailIntegrationError(self.env._(
+                    "Line %(line)s is not a line of %(order)s.", line=item.get("line_ref"),
+                    order=order.name), errors.VALIDATION)
+            quantity = float(item.get("qty") or 0)
+            moves = sale_line.move_ids.filtered(
+                lambda m: m.picking_code == "outgoing" and m.state not in ("done", "cancel"))
+            for move in moves.sorted("id", reverse=True):
+                if quantity <= 0:
+                    break
+                take = min(quantity, move.product_uom_qty)
+                if take >= move.product_uom_qty:
+                    move._action_cancel()
+                else:
+                    move._do_unreserve()
+                    move.product_uom_qty -= take
+                    move._action_assign()
+                quantity -= take
+            done.append(f"{float(item.get('qty') or 0) - max(quantity, 0):g} x "
+                        f"{sale_line.product_id.display_name}")
+        values = {"state": "cancelled", "rank": 0, "reason": data.get("reason"),
+                  "last_exchange_id": self.id}
+        if fulfillment:
+            fulfillment.write(values)
+        else:
+            Fulfillment.create(dict(values, backend_id=self.backend_id.id, order_id=order.id,
+                                    fulfillment_ref=data["fulfillment_ref"],
+                                    location_ref=data.get("location_ref")))
+        order.message_post(body=self.env._(
+            "The OMS cannot fulfil %(lines)s (%(reason)s): removed from what is left to "
+            "deliver.", lines=", ".join(done), reason=data.get("reason") or "no reason given"))
+        order._retail_oms_update_state("shipped" if order.picking_ids.filtered(
+            lambda p: p.state == "done") else "accepted")
+        return self.env._("%(order)s: %(lines)s cannot be fulfilled.", order=order.name,
+                          lines=", ".join(done))
 
     def _oms_order(self, order_ref):
         order = self.env["sale.order"].sudo().search([

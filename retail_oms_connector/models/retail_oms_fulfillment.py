@@ -28,8 +28,10 @@ class RetailOmsFulfillment(models.Model):
     location_ref = fields.Char(string="OMS location")
     state = fields.Selection(
         [("accepted", "Accepted"), ("ready_for_pickup", "Ready for pickup"),
-         ("shipped", "Shipped"), ("picked_up", "Picked up"), ("delivered", "Delivered")],
+         ("shipped", "Shipped"), ("picked_up", "Picked up"), ("delivered", "Delivered"),
+         ("cancelled", "Cannot be fulfilled")],
         required=True)
+    reason = fields.Char(help="Why the OMS cannot fulfil these lines.")
     rank = fields.Integer(readonly=True)
     picking_ids = fields.Many2many("stock.picking", string="Deliveries validated")
     tracking_numbers = fields.Char()

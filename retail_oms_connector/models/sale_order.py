@@ -109,10 +109,13 @@ class SaleOrder(models.Model):
     def _retail_oms_update_state(self, event):
         """Follow the OMS's fulfillment progress without ever going back."""
         for order in self:
-            goods = order.order_line.filtered(lambda line: line.product_id.type == "consu")
             if event in ("shipped", "picked_up", "delivered"):
-                done = all(line.qty_delivered >= line.product_uom_qty for line in goods)
-                state = "fulfilled" if done else "partially_fulfilled"
+                # Fulfilled once nothing is left to deliver: what the OMS could
+                # not fulfil was taken out of the deliveries.
+                left = order.picking_ids.filtered(
+                    lambda p: p.picking_type_code == "outgoing"
+                    and p.state not in ("done", "cancel"))
+                state = "partially_fulfilled" if left else "fulfilled"
             elif event == "ready_for_pickup":
                 state = "ready_for_pickup"
             else:

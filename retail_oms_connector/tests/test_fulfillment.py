@@ -168,3 +168,25 @@ class TestFulfillmentEvents(OmsTestMixin, HttpCase):
             lambda e: e.flow_id.code == "oms_order_cancel")
         self.assertEqual((cancel.state, cancel.failure_class), ("failed", "business"))
         self.assertIn("refused to cancel", cancel.error)
+
+    def test_unfulfillable_line_reduces_what_is_left_to_deliver(self):
+        order = self.exported_order()
+        tshirt = self.line(order, self.tshirt)
+        self.sim("POST", f"/_sim/orders/{order.name}/unfulfillable", {
+            "lines": [{"line_ref": str(tshirt.id), "sku": "TSHIRT-M", "qty": 1}],
+            "reason": "out_of_stock"})
+        self.assertTrue(self.sim_wait_idle())
+        self.run_jobs()
+        open_moves = order.picking_ids.move_ids.filtered(lambda m: m.state != "cancel")
+        self.assertEqual(sum(open_moves.filtered(
+            lambda m: m.product_id == self.tshirt).mapped("product_uom_qty")), 1)
+        self.assertIn("cannot fulfil 1 x", order.message_ids[0].body)
+        self.assertIn("out_of_stock", order.message_ids[0].body)
+        cancelled = order.retail_oms_fulfillment_ids.filtered(lambda f: f.state == "cancelled")
+        self.assertEqual(cancelled.reason, "out_of_stock")
+        self.fulfil(order, events=["shipped"])  # the OMS ships what it still can
+        self.assertEqual(tshirt.qty_delivered, 1)
+        self.assertEqual(self.line(order, self.sneaker).qty_delivered, 1)
+        self.assertEqual(order.picking_ids.filtered(lambda p: p.state == "done").move_ids
+                         .filtered(lambda m: m.product_id == self.tshirt).quantity, 1)
+        self.assertEqual(order.retail_oms_state, "fulfilled", "nothing is left to deliver")
