@@ -4,6 +4,7 @@ from . import retail_backend
 from . import retail_exchange
 from . import retail_flow
 from . import retail_oms_fulfillment
+from . import retail_oms_return
 from . import sale_order
 from . import stock_picking
 from . import stock_quant

@@ -6,6 +6,7 @@ ORDER_EXPORT = "oms_order_export"
 INVENTORY_SYNC = "oms_inventory_sync"
 FULFILLMENT_EVENTS = "oms_fulfillment_events"
 ORDER_CANCEL = "oms_order_cancel"
+RETURN_EVENTS = "oms_return_events"
 INVENTORY_SNAPSHOT = "oms_inventory_snapshot"
 INVENTORY_COALESCE_SECONDS = 2
 
@@ -39,6 +40,9 @@ class RetailBackend(models.Model):
              "event_types": "fulfillment.accepted,fulfillment.ready_for_pickup,"
                             "fulfillment.shipped,fulfillment.picked_up,fulfillment.delivered,"
                             "fulfillment.cancelled"},
+            {"name": "Returns", "code": RETURN_EVENTS, "direction": "inbound",
+             "mode": "realtime", "channel": "root.retail.oms", "sequence": 17,
+             "event_types": "return.received"},
             {"name": "Inventory availability", "code": INVENTORY_SYNC, "direction": "outbound",
              "mode": "realtime", "channel": "root.retail.oms", "sequence": 20},
             {"name": "Inventory snapshot", "code": INVENTORY_SNAPSHOT, "direction": "outbound",

@@ -137,6 +137,143 @@ class RetailExchange(models.Model):
         return self.env._("%(order)s: %(lines)s cannot be fulfilled.", order=order.name,
                           lines=", ".join(done))
 
+    # ------------------------------------------------------------------ returns
+
+    def _retail_handle_oms_return_events(self, payload):
+        """A return the OMS received: goods back, refund ready, exactly once.
+
+        The return may come from another channel than the order's. Restocked
+        lines are received back into stock, unusable ones are received and
+        scrapped; an invoiced order gets a draft credit note for what came
+        back. The same return arriving again changes nothing. Other modules
+        react through ``sale.order._retail_oms_returned`` (e.g. loyalty
+        reverses points).
+        """
+        data = payload.get("data") or {}
+        if not data.get("return_ref"):
+            raise errors.RetailIntegrationError(
+                self.env._("A return without return_ref cannot be applied."), errors.VALIDATION)
+        order = self._oms_order(data.get("order_ref"))
+        Return = self.env["retail.oms.return"].sudo()
+        known = Return.search([("backend_id", "=", self.backend_id.id),
+                               ("return_ref", "=", data["return_ref"])])
+        if known:
+            return self.env._("Ignored: return %s was already applied.", known.return_ref)
+        sale_lines = {str(line.id): line for line in order.order_line}
+        quantities, unusable, refund = {}, {}, 0
+        for item in data.get("lines") or []:
+            sale_line = sale_lines.get(str(item.get("line_ref")))
+            if not sale_line:
+                raise errors.RetailIntegrationError(self.env._(
+                    "Line %(line)s is not a line of %(order)s.", line=item.get("line_ref"),
+                    order=order.name), errors.VALIDATION)
+            qty = float(item.get("qty") or 0)
+            if qty > sale_line.qty_delivered - sum(quantities.get(sale_line, [0])):
+                raise errors.BusinessRuleError(self.env._(
+                    "Return %(ref)s brings back %(qty)s of %(product)s, more than the "
+                    "%(delivered)s delivered.", ref=data["return_ref"], qty=qty,
+                    product=sale_line.product_id.display_name,
+                    delivered=sale_line.qty_delivered))
+            quantities.setdefault(sale_line, []).append(qty)
+            if item.get("disposition") == "unusable":
+                unusable[sale_line] = unusable.get(sale_line, 0.0) + qty
+            refund += int((item.get("refund") or {}).get("amount") or 0)
+        pickings = self._oms_receive_return(order, {k: sum(v) for k, v in quantities.items()})
+        scraps = self._oms_scrap(pickings, unusable)
+        credit_notes = self._oms_prepare_refund(
+            order, {k: sum(v) for k, v in quantities.items()}, data["return_ref"])
+        record = Return.create({
+            "backend_id": self.backend_id.id, "order_id": order.id,
+            "return_ref": data["return_ref"], "channel": data.get("channel"),
+            "picking_ids": [(6, 0, pickings.ids)], "scrap_ids": [(6, 0, scraps.ids)],
+            "credit_note_ids": [(6, 0, credit_notes.ids)],
+            "refund_amount": refund / 10 ** order.currency_id.decimal_places,
+            "currency_id": order.currency_id.id, "last_exchange_id": self.id})
+        order._retail_oms_returned(record)
+        return self.env._("%(order)s: return %(ref)s received.", order=order.name,
+                          ref=record.return_ref)
+
+    def _oms_receive_return(self, order, quantities):
+        """Return receipts of the delivered quantities, validated."""
+        returns = self.env["stock.picking"]
+        todo = dict(quantities)
+        for picking in order.picking_ids.filtered(
+                lambda p: p.picking_type_code == "outgoing" and p.state == "done"):
+            wizard = self.env["stock.return.picking"].sudo().with_context(
+                active_id=picking.id, active_model="stock.picking").create(
+                {"picking_id": picking.id})
+            wanted = False
+            for line in wizard.product_return_moves:
+                sale_line = line.move_id.sale_line_id
+                take = min(todo.get(sale_line, 0.0), line.move_id.quantity)
+                line.quantity = take
+                if take:
+                    todo[sale_line] -= take
+                    wanted = True
+            if not wanted:
+                continue
+            returned = wizard._create_return()
+            for move in returned.move_ids:
+                move.quantity = move.product_uom_qty
+                move.picked = True
+            returned._action_done()
+            returns |= returned
+        return returns
+
+    def _oms_scrap(self, pickings, unusable):
+        scraps = self.env["stock.scrap"]
+        for sale_line, qty in unusable.items():
+            move = pickings.move_ids.filtered(lambda m, sl=sale_line: m.sale_line_id == sl)[:1]
+            if not move:
+                continue
+            scrap = self.env["stock.scrap"].sudo().create({
+                "product_id": sale_line.product_id.id, "scrap_qty": qty,
+                "location_id": move.location_dest_id.id, "origin": move.picking_id.name,
+                "company_id": move.company_id.id})
+            scrap.do_scrap()  # the goods are there: they just came back
+            scraps |= scrap
+        return scraps
+
+    def _oms_prepare_refund(self, order, quantities, return_ref):
+        """A draft credit note for what came back of an invoiced order.
+
+        Accounting reviews and posts it. Lines invoiced on delivered
+        quantities follow Odoo's own flow (the return makes their quantity to
+        invoice negative); lines invoiced on ordered quantities get a credit
+        note against their invoice, not linked to the order lines, so the
+        returned units are never invoiced again.
+        """
+        Move = self.env["account.move"]
+        invoices = order.invoice_ids.filtered(
+            lambda m: m.move_type == "out_invoice" and m.state == "posted")
+        if not invoices:
+            return Move
+        order = order.sudo()
+        credit_notes = Move
+        if any(line.qty_to_invoice < 0 for line in order.order_line):
+            credit_notes |= order._create_invoices(final=True).filtered(
+                lambda m: m.move_type == "out_refund")
+        by_order_policy = {
+            line: qty for line, qty in quantities.items()
+            if line.product_id.invoice_policy == "order" and line.qty_invoiced > 0}
+        if by_order_policy:
+            invoice = invoices.sorted("id")[-1]
+            credit_notes |= Move.sudo().create({
+                "move_type": "out_refund",
+                "partner_id": invoice.partner_id.id,
+                "invoice_origin": order.name,
+                "ref": self.env._("Return %(ref)s of %(order)s", ref=return_ref, order=order.name),
+                "reversed_entry_id": invoice.id,
+                "currency_id": invoice.currency_id.id,
+                "journal_id": invoice.journal_id.id,
+                "invoice_line_ids": [(0, 0, {
+                    "product_id": line.product_id.id, "quantity": qty,
+                    "price_unit": line.price_unit, "discount": line.discount,
+                    "tax_ids": [(6, 0, line.tax_id.ids)], "name": line.name,
+                }) for line, qty in by_order_policy.items()],
+            })
+        return credit_notes
+
     def _oms_order(self, order_ref):
         order = self.env["sale.order"].sudo().search([
             ("name", "=", order_ref), ("company_id", "=", self.backend_id.company_id.id)],

@@ -9,7 +9,7 @@ from ..services.payloads import minor_units
 from .retail_backend import ORDER_CANCEL, ORDER_EXPORT
 
 OMS_STATE_RANK = {"exported": 1, "accepted": 2, "ready_for_pickup": 3,
-                  "partially_fulfilled": 4, "fulfilled": 5}
+                  "partially_fulfilled": 4, "fulfilled": 5, "returned": 6}
 
 
 class SaleOrder(models.Model):
@@ -23,10 +23,12 @@ class SaleOrder(models.Model):
     retail_oms_state = fields.Selection(
         [("exported", "Exported"), ("accepted", "Accepted"),
          ("ready_for_pickup", "Ready for pickup"),
-         ("partially_fulfilled", "Partially fulfilled"), ("fulfilled", "Fulfilled")],
+         ("partially_fulfilled", "Partially fulfilled"), ("fulfilled", "Fulfilled"),
+         ("returned", "Returned")],
         string="OMS state", copy=False, readonly=True, index=True,
         help="Fulfillment state as the OMS reported it (the OMS owns it).")
     retail_oms_fulfillment_ids = fields.One2many("retail.oms.fulfillment", "order_id")
+    retail_oms_return_ids = fields.One2many("retail.oms.return", "order_id")
 
     def action_confirm(self):
         result = super().action_confirm()
@@ -123,6 +125,16 @@ class SaleOrder(models.Model):
             order_rank = OMS_STATE_RANK.get(order.retail_oms_state, 0)
             if OMS_STATE_RANK[state] > order_rank:
                 order.with_context(tracking_disable=True).retail_oms_state = state
+
+    def _retail_oms_returned(self, oms_return):
+        """Hook: a return from the OMS was applied to this order.
+
+        Override (calling ``super()``) to react, e.g. to reverse loyalty
+        points in proportion to ``oms_return``.
+        """
+        self.ensure_one()
+        if not self.order_line.filtered(lambda line: line.qty_delivered > 0):
+            self.with_context(tracking_disable=True).retail_oms_state = "returned"
 
     def _retail_oms_export_backends(self):
         """The OMS backends this order goes to now (payment condition met)."""
