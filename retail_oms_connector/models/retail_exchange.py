@@ -76,8 +76,9 @@ class RetailExchange(models.Model):
                 p["tracking_number"] for p in parcels if p.get("tracking_number"))
             values["carrier"] = parcels[0].get("carrier")
         if RANK[event] >= SHIPPED_RANK > fulfillment.rank:
+            source = self._oms_source_location(fulfillment)
             values["picking_ids"] = [(6, 0, self._oms_apply_shipment(
-                order, data.get("lines") or [], values).ids)]
+                order, data.get("lines") or [], values, source).ids)]
         fulfillment.write(values)
         order._retail_oms_update_state(event)
         return self.env._("%(order)s: fulfillment %(ref)s %(state)s.", order=order.name,
@@ -285,8 +286,25 @@ class RetailExchange(models.Model):
                 self.env._("Order %s is not known (yet).", order_ref), errors.TRANSIENT)
         return order
 
-    def _oms_apply_shipment(self, order, lines, values):
-        """Validate exactly the shipped quantities; what remains is a backorder."""
+    def _oms_source_location(self, fulfillment):
+        """Where the goods left from: the mapped store or warehouse of the
+        fulfillment (ship-from-store, pickup), else the delivery's own."""
+        ref = fulfillment.location_ref
+        required = fulfillment.fulfillment_type in ("ship_from_store", "pickup")
+        if not ref:
+            return None
+        target = self.env["retail.mapping"]._to_odoo(
+            self.backend_id, "location", ref, default=None if required else False)
+        if target and target._name == "stock.warehouse":
+            target = target.lot_stock_id
+        return target or None
+
+    def _oms_apply_shipment(self, order, lines, values, source=None):
+        """Validate exactly the shipped quantities; what remains is a backorder.
+
+        ``source`` (a stock location) is where the OMS shipped from; a
+        delivery planned elsewhere is moved there first (ship-from-store).
+        """
         if not lines:
             raise errors.RetailIntegrationError(
                 self.env._("A shipment without lines cannot be applied."), errors.VALIDATION)
@@ -301,6 +319,13 @@ class RetailExchange(models.Model):
             shipped[sale_line] = shipped.get(sale_line, 0.0) + float(line.get("qty") or 0)
         pickings = order.picking_ids.filtered(
             lambda p: p.picking_type_code == "outgoing" and p.state not in ("done", "cancel"))
+        if source:
+            moved = pickings.filtered(
+                lambda p: not p.location_id.parent_path or
+                not source.parent_path.startswith(p.location_id.parent_path))
+            if moved:
+                moved.do_unreserve()
+                moved.write({"location_id": source.id})
         moves_done = self.env["stock.move"]
         for sale_line, quantity in shipped.items():
             moves = pickings.move_ids.filtered(

@@ -27,6 +27,14 @@ class SaleOrder(models.Model):
          ("returned", "Returned")],
         string="OMS state", copy=False, readonly=True, index=True,
         help="Fulfillment state as the OMS reported it (the OMS owns it).")
+    retail_fulfillment_type = fields.Selection(
+        [("ship", "Home delivery"), ("pickup", "Pick up in store")],
+        string="Fulfillment", default="ship", required=True, copy=False,
+        help="How the customer gets the goods; the OMS routes the order accordingly.")
+    retail_pickup_warehouse_id = fields.Many2one(
+        "stock.warehouse", string="Pickup store", copy=False,
+        help="The store where the customer collects the order (buy online, pick up in "
+             "store); it needs a location mapping on the OMS backend.")
     retail_oms_fulfillment_ids = fields.One2many("retail.oms.fulfillment", "order_id")
     retail_oms_return_ids = fields.One2many("retail.oms.return", "order_id")
 
@@ -175,8 +183,11 @@ class SaleOrder(models.Model):
                    if self.team_id else backend.oms_default_channel or "web")
         partner = self.partner_id
         shipping = self.partner_shipping_id or partner
-        warehouse = self.warehouse_id
-        pickup = self.env.context.get("retail_pickup") or False
+        pickup = self.retail_fulfillment_type == "pickup"
+        if pickup and not self.retail_pickup_warehouse_id:
+            raise errors.RetailIntegrationError(
+                self.env._("%s is to be picked up in store but names no store.", self.name),
+                errors.VALIDATION)
         lines = [self._prepare_retail_oms_line_values(line, currency)
                  for line in self.order_line.filtered(
                      lambda line: not line.display_type and line.product_id.type == "consu")]
@@ -208,8 +219,8 @@ class SaleOrder(models.Model):
             },
             "fulfillment": {
                 "type": "pickup" if pickup else "ship",
-                "pickup_location_ref": Mapping._to_external(backend, "location", warehouse)
-                if pickup else None,
+                "pickup_location_ref": Mapping._to_external(
+                    backend, "location", self.retail_pickup_warehouse_id) if pickup else None,
             },
             "payment": {
                 "status": self.retail_payment_status

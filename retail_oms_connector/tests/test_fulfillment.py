@@ -49,6 +49,7 @@ class TestFulfillmentEvents(OmsTestMixin, HttpCase):
         self.assertEqual(order.retail_oms_fulfillment_ids.state, "shipped")
 
     def test_split_shipment_validates_each_part_with_a_backorder(self):
+        store = self._map_store()
         order = self.exported_order()
         tshirt = self.line(order, self.tshirt)
         self.fulfil(order, location_ref="WH", events=["shipped"],
@@ -56,8 +57,10 @@ class TestFulfillmentEvents(OmsTestMixin, HttpCase):
         self.assertEqual(order.retail_oms_state, "partially_fulfilled")
         self.assertEqual(tshirt.qty_delivered, 1)
         self.assertEqual(len(order.picking_ids), 2, "the rest waits in a backorder")
-        self.fulfil(order, location_ref="STORE-1", type="ship_from_store", events=["shipped"])
+        self.fulfil(order, location_ref="STORE-LYO", type="ship_from_store", events=["shipped"])
         self.assertEqual(order.retail_oms_state, "fulfilled")
+        self.assertEqual(order.picking_ids.sorted("id")[-1].location_id, store.lot_stock_id,
+                         "the second part left from the store")
         self.assertEqual(set(order.picking_ids.mapped("state")), {"done"})
         self.assertEqual([line.qty_delivered for line in order.order_line],
                          [line.product_uom_qty for line in order.order_line],
@@ -190,3 +193,46 @@ class TestFulfillmentEvents(OmsTestMixin, HttpCase):
         self.assertEqual(order.picking_ids.filtered(lambda p: p.state == "done").move_ids
                          .filtered(lambda m: m.product_id == self.tshirt).quantity, 1)
         self.assertEqual(order.retail_oms_state, "fulfilled", "nothing is left to deliver")
+
+    def _map_store(self):
+        store = self.env["stock.warehouse"].create({"name": "Store Lyon", "code": "SLY"})
+        self.env["retail.mapping"].create({
+            "backend_id": self.backend.id, "mapping_type": "location",
+            "odoo_record": f"stock.warehouse,{store.id}", "external_value": "STORE-LYO"})
+        return store
+
+    def test_ship_from_store_validates_from_the_store_location(self):
+        store = self._map_store()
+        order = self.exported_order()
+        self.fulfil(order, type="ship_from_store", location_ref="STORE-LYO", events=["shipped"])
+        picking = order.picking_ids
+        self.assertEqual(picking.state, "done")
+        self.assertEqual(picking.move_ids.move_line_ids.location_id, store.lot_stock_id)
+        self.assertEqual(order.retail_oms_fulfillment_ids.fulfillment_type, "ship_from_store")
+
+    def test_buy_online_pick_up_in_store(self):
+        store = self._map_store()
+        order = self.make_order()
+        order.write({"retail_fulfillment_type": "pickup", "retail_pickup_warehouse_id": store.id})
+        order.action_confirm()
+        self.run_jobs()
+        sent = self.sim_state()["orders"][order.name]
+        self.assertEqual((sent["fulfillment_type"], sent["pickup_location_ref"]),
+                         ("pickup", "STORE-LYO"))
+        ready = self.fulfil(order, type="pickup", location_ref="STORE-LYO",
+                            events=["accepted", "ready_for_pickup"])
+        self.assertEqual(order.retail_oms_state, "ready_for_pickup")
+        self.assertNotEqual(order.picking_ids.state, "done", "still waiting for the customer")
+        self.fulfil(order, fulfillment_ref=ready["fulfillment_ref"], events=["picked_up"])
+        self.assertEqual(order.picking_ids.state, "done")
+        self.assertEqual(order.picking_ids.move_ids.move_line_ids.location_id,
+                         store.lot_stock_id)
+        self.assertEqual(order.retail_oms_state, "fulfilled")
+
+    def test_ship_from_an_unmapped_store_is_a_mapping_exception(self):
+        order = self.exported_order()
+        self.fulfil(order, type="ship_from_store", location_ref="STORE-UNKNOWN",
+                    events=["shipped"])
+        exchange = self.exchanges(self.backend, event_type="fulfillment.shipped")
+        self.assertEqual((exchange.state, exchange.failure_class), ("failed", "mapping"))
+        self.assertIn("STORE-UNKNOWN", exchange.error)
