@@ -236,3 +236,42 @@ class TestFulfillmentEvents(OmsTestMixin, HttpCase):
         exchange = self.exchanges(self.backend, event_type="fulfillment.shipped")
         self.assertEqual((exchange.state, exchange.failure_class), ("failed", "mapping"))
         self.assertIn("STORE-UNKNOWN", exchange.error)
+
+    def test_a_faulty_day_ends_with_every_order_right_and_nothing_doubled(self):
+        """Errors, 429 bursts, latency, duplicate and out-of-order webhooks."""
+        self.backend.retry_max_attempts = 12
+        self.sim_faults(error_rate=0.25, burst_429=2, retry_after_s=1, latency_ms=5,
+                        duplicate_rate=0.5, out_of_order=True, out_of_order_hold_s=0.3, seed=7)
+        orders = self.env["sale.order"]
+        for _i in range(6):
+            orders |= self.make_order()
+        orders.action_confirm()
+        self.run_jobs(max_rounds=60)
+        self.assertEqual(sorted(self.sim_state()["orders"]), sorted(orders.mapped("name")))
+        for n, order in enumerate(orders):
+            if n % 2:  # a split shipment: the T-shirts first, then the rest
+                tshirt = self.line(order, self.tshirt)
+                self.sim("POST", f"/_sim/orders/{order.name}/fulfil", {
+                    "events": ["accepted", "shipped"],
+                    "lines": [{"line_ref": str(tshirt.id), "sku": "TSHIRT-M", "qty": 2}]})
+            self.sim("POST", f"/_sim/orders/{order.name}/fulfil",
+                     {"events": ["accepted", "shipped", "delivered"]})
+        self.sim("POST", "/_sim/flush")
+        self.assertTrue(self.sim_wait_idle(timeout=60))
+        self.run_jobs(max_rounds=60)
+        state = self.sim_state()
+        deliveries = state["webhooks"]["deliveries"]
+        self.assertTrue(any(d["duplicate"] for d in deliveries), "duplicates were injected")
+        intake = self.exchanges(self.backend).filtered(lambda e: e.direction == "inbound")
+        self.assertLess(len(intake), len(deliveries), "duplicate deliveries were not recorded")
+        for order in orders:
+            self.assertEqual(order.retail_oms_state, "fulfilled", order.name)
+            self.assertEqual([line.qty_delivered for line in order.order_line], [2, 1])
+            done = order.picking_ids.filtered(lambda p: p.state == "done")
+            self.assertEqual(sum(done.move_ids.mapped("quantity")), 3, "nothing shipped twice")
+            expected = 2 if orders.ids.index(order.id) % 2 else 1
+            self.assertEqual(len(order.retail_oms_fulfillment_ids), expected)
+        self.assertEqual(state["orders_created"], len(orders), "no order doubled in the OMS")
+        self.assertFalse(self.env["retail.exchange"].search([
+            ("backend_id", "=", self.backend.id), ("state", "not in", ("done",))]),
+            "every message ended done")
