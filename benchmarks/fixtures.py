@@ -8,6 +8,9 @@ run; backends are created per measure under a ``Bench ...`` name and purged
 a backend left over by an interrupted run never takes part in a measure.
 """
 
+from contextlib import closing
+import time
+
 BENCH_PREFIX = "Bench "
 SKUS = (("BENCH-SKU-1", "Bench T-shirt", 19.90), ("BENCH-SKU-2", "Bench mug", 7.50),
         ("BENCH-SKU-3", "Bench backpack", 49.00))
@@ -67,6 +70,13 @@ JOBS_OF_EXCHANGES = (
     + _RECORD_IDS + ") AS e(id) WHERE e.id::int = ANY(%s))")
 
 
+# WHERE clause of the queue_job jobs run on the backends whose ids are the
+# parameter (such as the OMS inventory flush job).
+JOBS_OF_BACKENDS = (
+    "model_name = 'retail.backend' AND EXISTS (SELECT 1 FROM jsonb_array_elements_text("
+    + _RECORD_IDS + ") AS e(id) WHERE e.id::int = ANY(%s))")
+
+
 def exchange_ids(env, backends):
     if not backends:
         return []
@@ -96,6 +106,7 @@ def purge_backends(env, backends):
         return {"backends": 0, "exchanges": 0, "jobs": 0}
     ids = exchange_ids(env, backends)
     jobs = delete_jobs_of_exchanges(env, ids)
+    jobs += delete_backend_leftovers(env, backends.ids)
     if ids:
         env.cr.execute("DELETE FROM mail_followers WHERE res_model = 'retail.exchange' "
                        "AND res_id = ANY(%s)", [ids])
@@ -109,16 +120,46 @@ def purge_backends(env, backends):
     return {"backends": count, "exchanges": len(ids), "jobs": jobs}
 
 
-def purge_orphan_jobs(env):
-    """Delete exchange jobs whose exchange is gone (left by an interrupted run)."""
+def delete_backend_leftovers(env, ids):
+    """Delete the jobs run on these backends and their OMS inventory buffer rows.
+
+    The inventory flush job (one per OMS backend) and the changed (product,
+    location) pairs of ``retail_oms_inventory_dirty`` are not linked to the
+    backend by a foreign key: they would outlive it. Returns the jobs deleted.
+    """
+    if not ids:
+        return 0
     env.flush_all()
-    env.cr.execute("""
-        DELETE FROM queue_job
-         WHERE model_name = 'retail.exchange' AND state NOT IN ('done', 'started')
-           AND NOT EXISTS (SELECT 1 FROM retail_exchange x
-                            WHERE x.id::text IN (
-                                SELECT jsonb_array_elements_text(""" + _RECORD_IDS + """)))""")
-    return env.cr.rowcount
+    env.cr.execute("DELETE FROM queue_job WHERE " + JOBS_OF_BACKENDS, [list(ids)])
+    jobs = env.cr.rowcount
+    env.cr.execute("SELECT to_regclass('retail_oms_inventory_dirty') IS NOT NULL")
+    if env.cr.fetchone()[0]:
+        env.cr.execute("DELETE FROM retail_oms_inventory_dirty WHERE backend_id = ANY(%s)",
+                       [list(ids)])
+    return jobs
+
+
+def purge_orphan_jobs(env):
+    """Delete exchange and backend jobs whose record is gone (left by an
+    interrupted run), and inventory buffer rows of deleted backends."""
+    env.flush_all()
+    orphans = 0
+    for model, table in (("retail.exchange", "retail_exchange"),
+                         ("retail.backend", "retail_backend")):
+        env.cr.execute("""
+            DELETE FROM queue_job
+             WHERE model_name = %s AND state NOT IN ('done', 'started')
+               AND jsonb_array_length(""" + _RECORD_IDS + """) > 0
+               AND NOT EXISTS (SELECT 1 FROM """ + table + """ x
+                                WHERE x.id::text IN (
+                                    SELECT jsonb_array_elements_text(""" + _RECORD_IDS + """)))""",
+                       [model])
+        orphans += env.cr.rowcount
+    env.cr.execute("SELECT to_regclass('retail_oms_inventory_dirty') IS NOT NULL")
+    if env.cr.fetchone()[0]:
+        env.cr.execute("DELETE FROM retail_oms_inventory_dirty d WHERE NOT EXISTS "
+                       "(SELECT 1 FROM retail_backend b WHERE b.id = d.backend_id)")
+    return orphans
 
 
 def purge_bench_backends(env, kinds=None):
@@ -130,6 +171,27 @@ def purge_bench_backends(env, kinds=None):
     result = purge_backends(env, backends)
     result["orphan_jobs"] = purge_orphan_jobs(env)
     return result
+
+
+def vacuum_analyze(database, tables):
+    """``VACUUM ANALYZE`` tables a measure churns; return the seconds it took.
+
+    What autovacuum does on a maintained database: dead rows of earlier runs
+    are reclaimed and the planner gets statistics. Needs its own connection
+    in autocommit mode (VACUUM cannot run inside a transaction).
+    """
+    from odoo import sql_db
+    start = time.perf_counter()
+    with closing(sql_db.db_connect(database).cursor()) as cr:
+        cr._cnx.autocommit = True
+        try:
+            for table in tables:
+                cr.execute("SELECT to_regclass(%s) IS NOT NULL", [table])
+                if cr.fetchone()[0]:
+                    cr.execute(f'VACUUM ANALYZE "{table}"')
+        finally:
+            cr._cnx.autocommit = False  # the connection goes back to Odoo's pool
+    return time.perf_counter() - start
 
 
 def count_jobs_of_exchanges(env, ids, state=None):

@@ -11,6 +11,11 @@ compared with, ``ratio = value / baseline`` and ``target`` the condition on
 the ratio (``"<= 1.10"`` or ``">= 2"``) that makes ``ok`` true. ``unit`` is
 the unit of value and baseline; ``detail`` is a free JSON object (counts,
 latencies, errors) for whoever reads the results later.
+
+When less is better for value and baseline alike (calls made, seconds
+taken) a row may define its ratio the other way round, ``ratio = baseline /
+value`` ("x times fewer"), with ``make_row(..., ratio_of="baseline/value")``;
+such a row says so in ``detail.ratio_definition``.
 """
 
 import json
@@ -20,6 +25,7 @@ import os
 import tempfile
 
 FIELDS = ("name", "value", "baseline", "ratio", "target", "ok", "unit", "detail")
+RATIO_DEFINITIONS = ("value/baseline", "baseline/value")
 _OPERATORS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
 
 
@@ -49,12 +55,22 @@ def _clean(number, digits=4):
     return round(number, digits)
 
 
-def make_row(name, value, baseline, target, unit, detail=None):
-    """One result row; the ratio and ``ok`` are derived from the numbers."""
+def make_row(name, value, baseline, target, unit, detail=None, ratio_of="value/baseline"):
+    """One result row; the ratio and ``ok`` are derived from the numbers.
+
+    ``ratio_of`` is ``"value/baseline"`` (the default) or ``"baseline/value"``
+    (how many times fewer calls or seconds the suite needs than the baseline).
+    """
     parse_target(target)  # fail early on a typo
+    if ratio_of not in RATIO_DEFINITIONS:
+        raise ValueError(f"ratio_of is one of {RATIO_DEFINITIONS}, not {ratio_of!r}")
+    numerator, denominator = (value, baseline) if ratio_of == "value/baseline" \
+        else (baseline, value)
     ratio = None
-    if value is not None and baseline:
-        ratio = float(value) / float(baseline)
+    if numerator is not None and denominator:
+        ratio = float(numerator) / float(denominator)
+    if ratio_of != RATIO_DEFINITIONS[0]:
+        detail = dict(detail or {}, ratio_definition=ratio_of.replace("/", " / "))
     return {
         "name": name,
         "value": _clean(value),
@@ -67,10 +83,10 @@ def make_row(name, value, baseline, target, unit, detail=None):
     }
 
 
-def error_row(name, target, unit, message, detail=None):
+def error_row(name, target, unit, message, detail=None, ratio_of="value/baseline"):
     """The row of a measure that could not run: no numbers, not ok."""
     return make_row(name, None, None, target, unit,
-                    dict(detail or {}, error=message))
+                    dict(detail or {}, error=message), ratio_of=ratio_of)
 
 
 def _fmt(number):

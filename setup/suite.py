@@ -348,15 +348,27 @@ def main():
     p = sub.add_parser("bench", help="run the benchmarks, print ratios, write JSON")
     p.add_argument("--reset", action="store_true")
     p.add_argument("--output", default=os.path.join(ROOT, "bench-results.json"))
-    p.add_argument("bench_args", nargs="*")
-    p.set_defaults(func=cmd_bench)
+    p.set_defaults(func=cmd_bench, bench_args=[])
     p = sub.add_parser("lint", help="ruff and pylint-odoo")
     p.set_defaults(func=lambda a: (prepare(), cmd_lint(a)))
-    args, extra = parser.parse_known_args()
-    if extra and args.command == "bench":
-        args.bench_args = [*args.bench_args, *extra]
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    argv = sys.argv[1:]
+    passthrough = []
+    if argv and argv[0] == "bench":
+        # Everything but the suite's own options goes to benchmarks/run.py,
+        # in its order (e.g. "bench --only inventory_sync --quick").
+        own, rest = ["bench"], argv[1:]
+        while rest:
+            arg = rest.pop(0)
+            if arg in ("--reset", "-h", "--help"):
+                own.append(arg)
+            elif arg == "--output" and rest:
+                own += [arg, rest.pop(0)]
+            elif arg != "--":
+                passthrough.append(arg)
+        argv = own
+    args = parser.parse_args(argv)
+    if args.command == "bench":
+        args.bench_args = passthrough
     args.func(args)
 
 

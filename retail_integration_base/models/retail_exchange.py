@@ -254,6 +254,11 @@ class RetailExchange(models.Model):
 
     @api.model
     def _dump(self, payload):
+        """Stored payload: indented for reading, compact when it is large
+        (indenting forces the slow pure-Python JSON encoder)."""
+        compact = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        if len(compact) > 16384:
+            return compact
         return json.dumps(payload, ensure_ascii=False, sort_keys=True, indent=1)
 
     def _job_context(self):

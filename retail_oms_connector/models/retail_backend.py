@@ -8,7 +8,7 @@ FULFILLMENT_EVENTS = "oms_fulfillment_events"
 ORDER_CANCEL = "oms_order_cancel"
 RETURN_EVENTS = "oms_return_events"
 INVENTORY_SNAPSHOT = "oms_inventory_snapshot"
-INVENTORY_COALESCE_SECONDS = 2
+INVENTORY_COALESCE_SECONDS = 1
 
 
 class RetailBackend(models.Model):
@@ -39,7 +39,7 @@ class RetailBackend(models.Model):
              "mode": "realtime", "channel": "root.retail.oms", "sequence": 15,
              "event_types": "fulfillment.accepted,fulfillment.ready_for_pickup,"
                             "fulfillment.shipped,fulfillment.picked_up,fulfillment.delivered,"
-                            "fulfillment.cancelled"},
+                            "fulfillment.cancelled,order.cancelled"},
             {"name": "Returns", "code": RETURN_EVENTS, "direction": "inbound",
              "mode": "realtime", "channel": "root.retail.oms", "sequence": 17,
              "event_types": "return.received"},
@@ -70,7 +70,7 @@ class RetailBackend(models.Model):
         # coalescing buffer of the inventory flow, shared by every worker.
         self.env.cr.execute("""
             CREATE TABLE IF NOT EXISTS retail_oms_inventory_dirty (
-                backend_id integer NOT NULL,
+                backend_id integer NOT NULL REFERENCES retail_backend(id) ON DELETE CASCADE,
                 product_id integer NOT NULL,
                 location_ref varchar NOT NULL,
                 PRIMARY KEY (backend_id, product_id, location_ref)
@@ -126,15 +126,33 @@ class RetailBackend(models.Model):
                 "ON CONFLICT DO NOTHING",
                 [[r[0] for r in chunk], [r[1] for r in chunk], [r[2] for r in chunk]])
         for backend in self.sudo().browse({r[0] for r in rows}):
-            flow = backend._get_flow(INVENTORY_SYNC)
-            backend.with_user(backend.integration_user_id).with_context(
-                allowed_company_ids=[backend.company_id.id]).with_delay(
-                channel=flow.channel, priority=flow.priority,
-                # Coalescing: moves of the next seconds join the same flush.
-                eta=INVENTORY_COALESCE_SECONDS,
-                identity_key=f"retail-oms-inventory-flush:{backend.id}",
-                description=self.env._("%s: inventory availability", backend.name),
-            )._job_oms_inventory_flush()
+            backend._oms_inventory_enqueue_flush()
+
+    @api.model
+    def _cron_oms_inventory_sweep(self):
+        """Safety net: buffered pairs with no flush job to send them.
+
+        A transaction can find the flush job still waiting and queue none,
+        while that job already took the buffer before the transaction
+        committed; its pairs would then wait for the next stock change.
+        """
+        self.env.cr.execute("SELECT DISTINCT backend_id FROM retail_oms_inventory_dirty")
+        backend_ids = [row[0] for row in self.env.cr.fetchall()]
+        for backend in self.sudo().browse(backend_ids).exists():
+            backend._oms_inventory_enqueue_flush()
+        return len(backend_ids)
+
+    def _oms_inventory_enqueue_flush(self):
+        self.ensure_one()
+        flow = self._get_flow(INVENTORY_SYNC)
+        self.with_user(self.integration_user_id).with_context(
+            allowed_company_ids=[self.company_id.id]).with_delay(
+            channel=flow.channel, priority=flow.priority,
+            # Coalescing: moves of the next moment join the same flush.
+            eta=INVENTORY_COALESCE_SECONDS,
+            identity_key=f"retail-oms-inventory-flush:{self.id}",
+            description=self.env._("%s: inventory availability", self.name),
+        )._job_oms_inventory_flush()
 
     def _job_oms_inventory_flush(self, chunk=1000):
         """Turn the buffered pairs into ``PUT /v1/inventory`` messages.
@@ -144,6 +162,8 @@ class RetailBackend(models.Model):
         location, numbers them with one new sequence value, and records one
         exchange per call of at most 1,000 levels.
         """
+        if not self.exists():
+            return self.env._("The backend was deleted.")
         self.ensure_one()
         self.env.cr.execute(
             "DELETE FROM retail_oms_inventory_dirty WHERE backend_id = %s "

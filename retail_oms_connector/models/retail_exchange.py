@@ -43,6 +43,8 @@ class RetailExchange(models.Model):
         shipped quantities, whatever came before it.
         """
         data = payload.get("data") or {}
+        if payload.get("type") == "order.cancelled":
+            return self._oms_apply_order_cancelled(self._oms_order(data.get("order_ref")), data)
         event = (payload.get("type") or "").partition(".")[2]
         if event == "cancelled" and data.get("fulfillment_ref"):
             return self._oms_apply_unfulfillable(self._oms_order(data.get("order_ref")), data)
@@ -274,6 +276,21 @@ class RetailExchange(models.Model):
                 }) for line, qty in by_order_policy.items()],
             })
         return credit_notes
+
+    def _oms_apply_order_cancelled(self, order, data):
+        """The OMS cancelled the whole order (it routes fulfillment): cancel it
+        in Odoo too, without sending the cancellation back."""
+        if order.state == "cancel":
+            return self.env._("Ignored: %s is already cancelled.", order.name)
+        if order.retail_oms_fulfillment_ids.filtered(lambda f: f.rank >= SHIPPED_RANK):
+            raise errors.BusinessRuleError(self.env._(
+                "The OMS cancelled %s, but Odoo recorded a shipment for it: check with the OMS.",
+                order.name))
+        order.with_context(retail_oms_cancelled_by_oms=True, disable_cancel_warning=True) \
+            ._action_cancel()
+        order.message_post(body=self.env._(
+            "Cancelled by the OMS (%s).", data.get("reason") or "no reason given"))
+        return self.env._("%s cancelled by the OMS.", order.name)
 
     def _oms_order(self, order_ref):
         order = self.env["sale.order"].sudo().search([

@@ -59,7 +59,8 @@ class SaleOrder(models.Model):
     def _action_cancel(self):
         self._retail_oms_check_cancellable()
         result = super()._action_cancel()
-        self._retail_oms_cancel()
+        if not self.env.context.get("retail_oms_cancelled_by_oms"):
+            self._retail_oms_cancel()
         return result
 
     def _retail_oms_check_cancellable(self):

@@ -3,6 +3,7 @@
 from . import (
     test_fulfillment,
     test_inventory,
+    test_openapi,
     test_order_export,
     test_product_push,
     test_returns,

@@ -275,3 +275,13 @@ class TestFulfillmentEvents(OmsTestMixin, HttpCase):
         self.assertFalse(self.env["retail.exchange"].search([
             ("backend_id", "=", self.backend.id), ("state", "not in", ("done",))]),
             "every message ended done")
+
+    def test_order_cancelled_by_the_oms_is_cancelled_in_odoo(self):
+        order = self.exported_order()
+        self.sim("POST", f"/_sim/orders/{order.name}/cancel_event", {"reason": "fraud"})
+        self.assertTrue(self.sim_wait_idle())
+        self.run_jobs()
+        self.assertEqual(order.state, "cancel")
+        self.assertIn("Cancelled by the OMS (fraud)", order.message_ids[0].body)
+        self.assertFalse(self.exchanges(self.backend).filtered(
+            lambda e: e.flow_id.code == "oms_order_cancel"), "nothing sent back to the OMS")

@@ -126,3 +126,11 @@ class TestInventoryAvailability(OmsTestMixin, TransactionCase):
         sizes = [len(json.loads(e.payload)["levels"]) for e in self.inventory_exchanges()]
         self.assertEqual(sorted(sizes), [1, 2])
         self.assertEqual(self.sim_state()["inventory_totals"]["calls"], 2)
+
+    def test_sweeper_sends_changes_no_flush_job_took(self):
+        self.add_stock(self.tshirt, 3)
+        self.commit_point()
+        self.env["queue.job"].search([("method_name", "=", "_job_oms_inventory_flush")]).unlink()
+        self.assertEqual(self.env["retail.backend"]._cron_oms_inventory_sweep(), 1)
+        self.run_jobs()
+        self.assertEqual(self.level("TSHIRT-M", "WH1")["available"], 3)
