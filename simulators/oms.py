@@ -170,6 +170,7 @@ class OmsSimulator(SimulatorServer):
             ("GET", "/v1/health", self.api_health),
             ("POST", "/v1/orders", self.api_create_order),
             ("POST", "/v1/orders/{order_ref}/cancel", self.api_cancel_order),
+            ("POST", "/v1/orders/{order_ref}/lines", self.api_update_lines),
             ("PUT", "/v1/inventory", self.api_put_inventory),
             ("PUT", "/v1/products", self.api_put_products),
         ]
@@ -361,6 +362,55 @@ class OmsSimulator(SimulatorServer):
         for fulfilment in order["fulfillments"].values():
             if fulfilment["status"] not in LEAVING_EVENTS + ("cancelled",):
                 fulfilment["status"] = "cancelled"
+
+    def api_update_lines(self, request):
+        """Reduce ordered quantities before fulfillment (suite extension of v1).
+
+        Body ``{"lines": [{"line_ref", "qty"}], "reason"}`` where ``qty`` is
+        the new ordered quantity (absolute, so a repeat changes nothing). A
+        quantity below what is already allocated to a fulfilment or shipped
+        is refused with ``409 already_fulfilled``; an increase is ``422``.
+        """
+        order_ref = request.params["order_ref"]
+        body = request.json_object()
+        order = self.orders.get(order_ref)
+        if order is None:
+            raise _order_not_found(order_ref)
+        raw_lines = body.get("lines")
+        if not isinstance(raw_lines, list) or not raw_lines:
+            raise bad_request("lines must be a non-empty list",
+                              [{"field": "lines", "code": "required"}])
+        lines = self._line_map(order)
+        check = Checker()
+        changes = []
+        for index, raw in enumerate(raw_lines):
+            prefix = f"lines[{index}]."
+            line_ref = check.string(raw, "line_ref", prefix)
+            qty = check.integer(raw, "qty", prefix, minimum=0)
+            if line_ref is not None and line_ref not in lines:
+                check.add(f"{prefix}line_ref", "unknown_line", f"no line {line_ref!r}")
+            elif line_ref is not None and qty is not None:
+                changes.append((lines[line_ref], qty))
+        check.raise_if_any("invalid line update")
+        if order["status"] == "cancelled":
+            raise ApiError(409, "order_cancelled", f"order {order_ref!r} is cancelled")
+        busy = [{"line_ref": line["line_ref"], "qty": qty,
+                 "allocated_qty": line["allocated_qty"], "shipped_qty": line["shipped_qty"]}
+                for line, qty in changes
+                if qty < line["allocated_qty"] + line["shipped_qty"]]
+        if busy:
+            raise ApiError(409, "already_fulfilled",
+                           "these quantities are already allocated or shipped", busy)
+        grown = [{"line_ref": line["line_ref"], "qty": qty, "ordered": line["qty"]}
+                 for line, qty in changes if qty > line["qty"]]
+        if grown:
+            raise ApiError(422, "increase_not_allowed",
+                           "quantities can only be reduced; place a new order", grown)
+        for line, qty in changes:
+            line["qty"] = qty
+        return 200, {"order_ref": order_ref,
+                     "lines": [{"line_ref": line["line_ref"], "qty": line["qty"]}
+                               for line in order["lines"]]}
 
     def api_put_inventory(self, request):
         body = request.json_object()

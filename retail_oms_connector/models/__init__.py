@@ -6,5 +6,6 @@ from . import retail_flow
 from . import retail_oms_fulfillment
 from . import retail_oms_return
 from . import sale_order
+from . import sale_order_line
 from . import stock_picking
 from . import stock_quant

@@ -6,6 +6,7 @@ ORDER_EXPORT = "oms_order_export"
 INVENTORY_SYNC = "oms_inventory_sync"
 FULFILLMENT_EVENTS = "oms_fulfillment_events"
 ORDER_CANCEL = "oms_order_cancel"
+ORDER_UPDATE = "oms_order_update"
 RETURN_EVENTS = "oms_return_events"
 INVENTORY_SNAPSHOT = "oms_inventory_snapshot"
 INVENTORY_COALESCE_SECONDS = 1
@@ -35,6 +36,8 @@ class RetailBackend(models.Model):
              "mode": "realtime", "channel": "root.retail.oms", "sequence": 10},
             {"name": "Order cancellation", "code": ORDER_CANCEL, "direction": "outbound",
              "mode": "realtime", "channel": "root.retail.oms", "sequence": 12},
+            {"name": "Order quantity reductions", "code": ORDER_UPDATE, "direction": "outbound",
+             "mode": "realtime", "channel": "root.retail.oms", "sequence": 13},
             {"name": "Fulfillment events", "code": FULFILLMENT_EVENTS, "direction": "inbound",
              "mode": "realtime", "channel": "root.retail.oms", "sequence": 15,
              "event_types": "fulfillment.accepted,fulfillment.ready_for_pickup,"

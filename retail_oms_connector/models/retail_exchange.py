@@ -31,6 +31,20 @@ class RetailExchange(models.Model):
                 self.backend_id, order, "synced", self, external_state="cancelled")
         return self.env._("%s cancelled in the OMS.", payload["order_ref"])
 
+    def _retail_handle_oms_order_update(self, payload):
+        """Reduced quantities; a 409 means the OMS already allocated them."""
+        try:
+            self._send("POST", f"/v1/orders/{payload['order_ref']}/lines",
+                       {"lines": payload["lines"], "reason": payload.get("reason")})
+        except errors.RetailIntegrationError as exc:
+            if exc.http_status == 409:
+                raise errors.BusinessRuleError(self.env._(
+                    "The OMS refused to reduce %(order)s: %(error)s. Odoo's order is reduced; "
+                    "agree with the OMS team (cancel the fulfillment or restore the quantity).",
+                    order=payload["order_ref"], error=exc.message)) from exc
+            raise
+        return self.env._("%s: quantities updated in the OMS.", payload["order_ref"])
+
     # ------------------------------------------------------- fulfillment events
 
     def _retail_handle_oms_fulfillment_events(self, payload):

@@ -77,10 +77,7 @@ class SaleOrder(models.Model):
         """Tell the OMS, or withdraw an export it never received."""
         Exchange = self.env["retail.exchange"].sudo()
         for order in self:
-            exports = Exchange.search([
-                ("res_model", "=", "sale.order"), ("res_id", "=", order.id),
-                ("flow_id.code", "=", ORDER_EXPORT)])
-            for export in exports:
+            for export in order._retail_oms_exports():
                 if export.state in ("pending", "retry", "failed"):
                     # The OMS never got it: nothing to cancel there.
                     export.write({"state": "ignored", "next_retry_at": False})
@@ -144,6 +141,13 @@ class SaleOrder(models.Model):
         self.ensure_one()
         if not self.order_line.filtered(lambda line: line.qty_delivered > 0):
             self.with_context(tracking_disable=True).retail_oms_state = "returned"
+
+    def _retail_oms_exports(self):
+        """This order's export messages, whatever their state."""
+        self.ensure_one()
+        return self.env["retail.exchange"].sudo().search([
+            ("res_model", "=", "sale.order"), ("res_id", "=", self.id),
+            ("flow_id.code", "=", ORDER_EXPORT)])
 
     def _retail_oms_export_backends(self):
         """The OMS backends this order goes to now (payment condition met)."""

@@ -285,3 +285,21 @@ class TestFulfillmentEvents(OmsTestMixin, HttpCase):
         self.assertIn("Cancelled by the OMS (fraud)", order.message_ids[0].body)
         self.assertFalse(self.exchanges(self.backend).filtered(
             lambda e: e.flow_id.code == "oms_order_cancel"), "nothing sent back to the OMS")
+
+    def test_quantity_reduction_before_fulfillment_reaches_the_oms(self):
+        order = self.exported_order()
+        tshirt = self.line(order, self.tshirt)
+        tshirt.product_uom_qty = 1
+        self.run_jobs()
+        update = self.exchanges(self.backend, res_id=order.id).filtered(
+            lambda e: e.flow_id.code == "oms_order_update")
+        self.assertEqual(update.state, "done")
+        sent = self.sim_state()["orders"][order.name]["lines"]
+        self.assertEqual([line["qty"] for line in sent if line["line_ref"] == str(tshirt.id)],
+                         [1])
+        with self.assertRaisesRegex(UserError, "can only be reduced"):
+            tshirt.product_uom_qty = 3
+        self.fulfil(order, events=["shipped"])
+        self.assertEqual(tshirt.qty_delivered, 1)
+        with self.assertRaisesRegex(UserError, "already shipped"):
+            tshirt.product_uom_qty = 0

@@ -18,6 +18,7 @@ SPEC_PATH = "retail_oms_connector/api/openapi.yaml"
 CALLED_OPERATIONS = [
     ("post", "/v1/orders"),
     ("post", "/v1/orders/{order_ref}/cancel"),
+    ("post", "/v1/orders/{order_ref}/lines"),
     ("put", "/v1/inventory"),
     ("put", "/v1/products"),
 ]

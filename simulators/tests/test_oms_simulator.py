@@ -657,3 +657,20 @@ def test_cli_prints_the_listening_line():
         assert process.wait(timeout=5) == 0
         process.stdout.close()
         process.stderr.close()
+
+
+def test_line_quantities_can_be_reduced_until_allocated(oms):
+    """Suite extension: reduce ordered quantities before fulfillment."""
+    body = order_body("SO-R")
+    body["lines"] = [{"line_ref": "1", "sku": "S", "qty": 3, "unit_price": 100}]
+    assert call(oms.url, "POST", "/v1/orders", body).status == 201
+    result = call(oms.url, "POST", "/v1/orders/SO-R/lines",
+                  {"lines": [{"line_ref": "1", "qty": 2}]})
+    assert (result.status, result.body["lines"]) == (200, [{"line_ref": "1", "qty": 2}])
+    result = call(oms.url, "POST", "/v1/orders/SO-R/lines",
+                  {"lines": [{"line_ref": "1", "qty": 5}]})
+    assert (result.status, result.body["error"]["code"]) == (422, "increase_not_allowed")
+    control(oms.url, "POST", "/_sim/orders/SO-R/fulfil", {"events": ["shipped"]})
+    result = call(oms.url, "POST", "/v1/orders/SO-R/lines",
+                  {"lines": [{"line_ref": "1", "qty": 1}]})
+    assert (result.status, result.body["error"]["code"]) == (409, "already_fulfilled")
