@@ -7,8 +7,12 @@ from dateutil.relativedelta import relativedelta
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.queue_job.exception import RetryableJobError
+
 _logger = logging.getLogger(__name__)
 
+# Advisory lock namespace of inbound lanes (an arbitrary, suite-specific int).
+LANE_LOCK_NAMESPACE = 0x52494C  # "RIL"
 INTERVALS = [("minutes", "Minutes"), ("hours", "Hours"), ("days", "Days")]
 
 
@@ -150,9 +154,21 @@ class RetailFlow(models.Model):
         action["domain"] = [("flow_id", "=", self.id)]
         return action
 
-    def _job_drain_lane(self, lane, batch=200):
-        """The lane job: process the lane's pending inbound events in order."""
+    def _job_drain_lane(self, lane, batch=50):
+        """The lane job: process the lane's pending inbound events in order.
+
+        One drainer per lane at a time, across workers and nodes: the lane's
+        advisory lock is held until the job's transaction ends. A second job
+        (queued while the first ran) waits its turn instead of processing the
+        same events beside it.
+        """
         self.ensure_one()
+        self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)",
+                            [LANE_LOCK_NAMESPACE, self.id * 1000 + lane])
+        if not self.env.cr.fetchone()[0]:
+            raise RetryableJobError(
+                self.env._("Lane %s is being drained by another job.", lane), seconds=1,
+                ignore_retry=True)
         Exchange = self.env["retail.exchange"]
         pending = Exchange.search([
             ("flow_id", "=", self.id), ("lane", "=", lane), ("direction", "=", "inbound"),

@@ -4,11 +4,15 @@ import json
 import time
 import uuid
 
+from odoo import sql_db
 from odoo.tests import HttpCase, tagged
+
+from odoo.addons.queue_job.exception import RetryableJobError
 
 from simulators.common import decode_webhook_secret, sign_webhook
 from simulators.oms import OmsSimulator
 
+from ..models.retail_flow import LANE_LOCK_NAMESPACE
 from .common import OTHER_SECRET, WEBHOOK_SECRET, RetailTestMixin, SimulatorMixin
 
 
@@ -167,3 +171,19 @@ class TestWebhookIntake(RetailTestMixin, SimulatorMixin, HttpCase):
         exchange.with_user(self.retail_user).action_retry()
         self.run_jobs()
         self.assertEqual((exchange.state, exchange.flow_id), ("done", flow))
+
+    def test_a_lane_is_drained_by_one_job_at_a_time(self):
+        self.post(self.event(order_ref="SO-LOCK"), event_id="evt_lock")
+        exchange = self.exchanges(self.backend, idempotency_key="evt_lock")
+        flow = exchange.flow_id
+        # A separate database session (not the test cursor): another worker
+        # draining this lane right now.
+        with sql_db.db_connect(self.env.cr.dbname).cursor() as other:
+            other.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                          [LANE_LOCK_NAMESPACE, flow.id * 1000 + exchange.lane])
+            with self.assertRaises(RetryableJobError) as caught:
+                flow._job_drain_lane(exchange.lane)
+            self.assertTrue(caught.exception.ignore_retry)
+        self.assertEqual(exchange.state, "pending")
+        self.run_jobs()
+        self.assertEqual(exchange.state, "done")

@@ -13,18 +13,25 @@ class RetailExchange(models.Model):
 
     # ------------------------------------------------------------ cancellation
 
-    def _retail_handle_oms_order_cancel(self, payload):
-        """Cancel in the OMS; a 409 means it shipped meanwhile: a person decides."""
+    def _oms_change_order(self, path, body, refusal):
+        """Send a change of an exported order. A 409 means the OMS went on
+        without it (shipped, allocated): a business exception whose message
+        (``refusal`` with ``%(order)s`` and ``%(error)s``) says what to do."""
         try:
-            self._send("POST", f"/v1/orders/{payload['order_ref']}/cancel",
-                       {"reason": payload.get("reason")})
+            return self._send("POST", path, body)
         except errors.RetailIntegrationError as exc:
             if exc.http_status == 409:
-                raise errors.BusinessRuleError(self.env._(
-                    "The OMS refused to cancel %(order)s: it already shipped (%(error)s). "
-                    "The order is cancelled in Odoo only: record a return or reopen it.",
-                    order=payload["order_ref"], error=exc.message)) from exc
+                order_ref = path.split("/")[3]
+                raise errors.BusinessRuleError(
+                    refusal % {"order": order_ref, "error": exc.message}) from exc
             raise
+
+    def _retail_handle_oms_order_cancel(self, payload):
+        """Cancel in the OMS; a 409 means it shipped meanwhile: a person decides."""
+        self._oms_change_order(
+            f"/v1/orders/{payload['order_ref']}/cancel", {"reason": payload.get("reason")},
+            self.env._("The OMS refused to cancel %(order)s: it already shipped (%(error)s). "
+                       "The order is cancelled in Odoo only: record a return or reopen it."))
         order = self._linked_record()
         if order:
             self.env["retail.binding"]._touch(
@@ -33,16 +40,12 @@ class RetailExchange(models.Model):
 
     def _retail_handle_oms_order_update(self, payload):
         """Reduced quantities; a 409 means the OMS already allocated them."""
-        try:
-            self._send("POST", f"/v1/orders/{payload['order_ref']}/lines",
-                       {"lines": payload["lines"], "reason": payload.get("reason")})
-        except errors.RetailIntegrationError as exc:
-            if exc.http_status == 409:
-                raise errors.BusinessRuleError(self.env._(
-                    "The OMS refused to reduce %(order)s: %(error)s. Odoo's order is reduced; "
-                    "agree with the OMS team (cancel the fulfillment or restore the quantity).",
-                    order=payload["order_ref"], error=exc.message)) from exc
-            raise
+        self._oms_change_order(
+            f"/v1/orders/{payload['order_ref']}/lines",
+            {"lines": payload["lines"], "reason": payload.get("reason")},
+            self.env._("The OMS refused to reduce %(order)s: %(error)s. Odoo's order is "
+                       "reduced; agree with the OMS team (cancel the fulfillment or restore "
+                       "the quantity)."))
         return self.env._("%s: quantities updated in the OMS.", payload["order_ref"])
 
     # ------------------------------------------------------- fulfillment events
