@@ -117,14 +117,8 @@ class RetailExchange(models.Model):
             raise errors.BusinessRuleError(self.env._(
                 "The OMS cancelled fulfillment %(ref)s after it shipped.",
                 ref=fulfillment.fulfillment_ref))
-        sale_lines = {str(line.id): line for line in order.order_line}
         done = []
-        for item in data.get("lines") or []:
-            sale_line = sale_lines.get(str(item.get("line_ref")))
-            if not sale_line:
-                raise errors.RetailIntegrationError(self.env._(
-                    "Line %(line)s is not a line of %(order)s.", line=item.get("line_ref"),
-                    order=order.name), errors.VALIDATION)
+        for sale_line, item in self._oms_order_lines(order, data.get("lines")):
             quantity = float(item.get("qty") or 0)
             moves = sale_line.move_ids.filtered(
                 lambda m: m.picking_code == "outgoing" and m.state not in ("done", "cancel"))
@@ -179,14 +173,8 @@ class RetailExchange(models.Model):
                                ("return_ref", "=", data["return_ref"])])
         if known:
             return self.env._("Ignored: return %s was already applied.", known.return_ref)
-        sale_lines = {str(line.id): line for line in order.order_line}
         quantities, unusable, refund = {}, {}, 0
-        for item in data.get("lines") or []:
-            sale_line = sale_lines.get(str(item.get("line_ref")))
-            if not sale_line:
-                raise errors.RetailIntegrationError(self.env._(
-                    "Line %(line)s is not a line of %(order)s.", line=item.get("line_ref"),
-                    order=order.name), errors.VALIDATION)
+        for sale_line, item in self._oms_order_lines(order, data.get("lines")):
             qty = float(item.get("qty") or 0)
             if qty > sale_line.qty_delivered - sum(quantities.get(sale_line, [0])):
                 raise errors.BusinessRuleError(self.env._(
@@ -309,6 +297,20 @@ class RetailExchange(models.Model):
             "Cancelled by the OMS (%s).", data.get("reason") or "no reason given"))
         return self.env._("%s cancelled by the OMS.", order.name)
 
+    def _oms_order_lines(self, order, items):
+        """``(sale line, item)`` for the OMS's ``[{line_ref, ...}]`` of an order;
+        a line_ref that is not one of its lines is a validation error."""
+        sale_lines = {str(line.id): line for line in order.order_line}
+        pairs = []
+        for item in items or []:
+            sale_line = sale_lines.get(str(item.get("line_ref")))
+            if not sale_line:
+                raise errors.RetailIntegrationError(self.env._(
+                    "Line %(line)s is not a line of %(order)s.", line=item.get("line_ref"),
+                    order=order.name), errors.VALIDATION)
+            pairs.append((sale_line, item))
+        return pairs
+
     def _oms_order(self, order_ref):
         order = self.env["sale.order"].sudo().search([
             ("name", "=", order_ref), ("company_id", "=", self.backend_id.company_id.id)],
@@ -343,13 +345,7 @@ class RetailExchange(models.Model):
             raise errors.RetailIntegrationError(
                 self.env._("A shipment without lines cannot be applied."), errors.VALIDATION)
         shipped = {}
-        sale_lines = {str(sale_line.id): sale_line for sale_line in order.order_line}
-        for line in lines:
-            sale_line = sale_lines.get(str(line.get("line_ref")))
-            if not sale_line:
-                raise errors.RetailIntegrationError(
-                    self.env._("Line %(line)s is not a line of %(order)s.",
-                               line=line.get("line_ref"), order=order.name), errors.VALIDATION)
+        for sale_line, line in self._oms_order_lines(order, lines):
             shipped[sale_line] = shipped.get(sale_line, 0.0) + float(line.get("qty") or 0)
         pickings = order.picking_ids.filtered(
             lambda p: p.picking_type_code == "outgoing" and p.state not in ("done", "cancel"))

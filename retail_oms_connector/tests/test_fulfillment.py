@@ -303,3 +303,16 @@ class TestFulfillmentEvents(OmsTestMixin, HttpCase):
         self.assertEqual(tshirt.qty_delivered, 1)
         with self.assertRaisesRegex(UserError, "already shipped"):
             tshirt.product_uom_qty = 0
+
+    def test_an_event_naming_a_foreign_line_is_a_validation_exception(self):
+        order = self.exported_order()
+        self.sim("POST", "/_sim/events", {
+            "type": "fulfillment.shipped", "order_ref": order.name,
+            "data": {"order_ref": order.name, "fulfillment_ref": "F-FOREIGN",
+                     "lines": [{"line_ref": "999999", "sku": "TSHIRT-M", "qty": 1}]}})
+        self.assertTrue(self.sim_wait_idle())
+        self.run_jobs()
+        exchange = self.exchanges(self.backend, event_type="fulfillment.shipped")
+        self.assertEqual((exchange.state, exchange.failure_class), ("failed", "validation"))
+        self.assertIn("999999 is not a line of", exchange.error)
+        self.assertNotEqual(order.picking_ids.state, "done")
