@@ -11,6 +11,8 @@ a backend left over by an interrupted run never takes part in a measure.
 from contextlib import closing
 import time
 
+from simulators.oms import OmsSimulator
+
 BENCH_PREFIX = "Bench "
 SKUS = (("BENCH-SKU-1", "Bench T-shirt", 19.90), ("BENCH-SKU-2", "Bench mug", 7.50),
         ("BENCH-SKU-3", "Bench backpack", 49.00))
@@ -171,6 +173,24 @@ def purge_bench_backends(env, kinds=None):
     result = purge_backends(env, backends)
     result["orphan_jobs"] = purge_orphan_jobs(env)
     return result
+
+
+def purge_leftovers(ctx, env):
+    """Purge what earlier runs left behind, and say so when there was any."""
+    purged = purge_bench_backends(env)
+    if purged["backends"] or purged["orphan_jobs"]:
+        ctx.log(f"purged leftovers of a previous run: {purged}")
+    return purged
+
+
+def start_oms_simulator(ctx, api_key, name=None):
+    """An in-process OMS simulator on loopback, stopped by the run's clean-up."""
+    sim = OmsSimulator("127.0.0.1", port=0, api_key=api_key)
+    sim.start()
+    ctx.cleanup.callback(sim.stop)
+    if name:
+        ctx.log(f"{name}: OMS simulator on {sim.url}")
+    return sim
 
 
 def vacuum_analyze(database, tables):

@@ -53,9 +53,7 @@ def confirm_overhead(ctx):
     backend_id = None
     try:
         with ctx.env() as env:
-            purged = fixtures.purge_bench_backends(env)
-            if purged["backends"] or purged["orphan_jobs"]:
-                ctx.log(f"purged leftovers of a previous run: {purged}")
+            fixtures.purge_leftovers(ctx, env)
             products = fixtures.ensure_products(env)
             customer = fixtures.ensure_customer(env)
             backend = env["retail.backend"].create({

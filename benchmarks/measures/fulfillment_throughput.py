@@ -8,8 +8,6 @@ import time
 import urllib.request
 import uuid
 
-from simulators.oms import OmsSimulator
-
 from .. import fixtures
 from ..report import make_row
 from . import measure
@@ -213,15 +211,10 @@ def fulfillment_throughput(ctx):
     api_key = "bench-" + uuid.uuid4().hex
     secret = "whsec_" + base64.b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes).decode()
     with ctx.env() as env:
-        purged = fixtures.purge_bench_backends(env)
-        if purged["backends"] or purged["orphan_jobs"]:
-            ctx.log(f"purged leftovers of a previous run: {purged}")
+        fixtures.purge_leftovers(ctx, env)
         env.cr.commit()
     server = ctx.server(runner=True)
-    sim = OmsSimulator("127.0.0.1", port=0, api_key=api_key)
-    sim.start()
-    ctx.cleanup.callback(sim.stop)
-    ctx.log(f"{NAME}: OMS simulator on {sim.url}")
+    sim = fixtures.start_oms_simulator(ctx, api_key, NAME)
     backend_id = None
     detail = {}
     fulfil_rate = confirm_rate = None

@@ -10,8 +10,6 @@ Two rows of one run, both "how many times fewer" ratios (baseline / value):
 import time
 import uuid
 
-from simulators.oms import OmsSimulator
-
 from .. import fixtures
 from ..report import make_row
 from . import measure
@@ -262,18 +260,14 @@ def inventory_sync(ctx):
     ctx.stop_server()  # no job runner may take the flush job: this measure runs it
     api_key = "bench-" + uuid.uuid4().hex
     run = uuid.uuid4().hex[:12]
-    sim = OmsSimulator("127.0.0.1", port=0, api_key=api_key)
-    sim.start()
-    ctx.cleanup.callback(sim.stop)
+    sim = fixtures.start_oms_simulator(ctx, api_key)
     backend_id = None
     detail = {"skus": count, "locations": len(LOCATION_REFS), "quants": count * len(LOCATION_REFS),
               "jobs_run": "in process (load, perform, store, one transaction per job, "
                           "as the job runner does; the flush job's ETA is not waited for)"}
     try:
         with ctx.env(SETUP_CONTEXT) as env:
-            purged = fixtures.purge_bench_backends(env)
-            if purged["backends"] or purged["orphan_jobs"]:
-                ctx.log(f"purged leftovers of a previous run: {purged}")
+            fixtures.purge_leftovers(ctx, env)
             detail["leftover_quants_deleted"] = _delete_bench_quants(env)
             env.cr.commit()
             start = time.perf_counter()

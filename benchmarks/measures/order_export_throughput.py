@@ -5,8 +5,6 @@
 import time
 import uuid
 
-from simulators.oms import OmsSimulator
-
 from .. import fixtures
 from ..report import make_row
 from . import measure
@@ -86,15 +84,10 @@ def order_export_throughput(ctx):
     total, warm, timeout = (40, 3, 120.0) if ctx.quick else (300, 6, 600.0)
     api_key = "bench-" + uuid.uuid4().hex
     with ctx.env() as env:
-        purged = fixtures.purge_bench_backends(env)
-        if purged["backends"] or purged["orphan_jobs"]:
-            ctx.log(f"purged leftovers of a previous run: {purged}")
+        fixtures.purge_leftovers(ctx, env)
         env.cr.commit()
     server = ctx.server(runner=True)
-    sim = OmsSimulator("127.0.0.1", port=0, api_key=api_key)
-    sim.start()
-    ctx.cleanup.callback(sim.stop)
-    ctx.log(f"{NAME}: OMS simulator on {sim.url}")
+    sim = fixtures.start_oms_simulator(ctx, api_key, NAME)
     backend_id = None
     try:
         with ctx.env() as env:

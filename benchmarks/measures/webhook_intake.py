@@ -115,9 +115,7 @@ def webhook_intake(ctx):
     run_id = uuid.uuid4().hex[:10]
     secret = "whsec_" + base64.b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes).decode()
     with ctx.env() as env:
-        purged = fixtures.purge_bench_backends(env)
-        if purged["backends"] or purged["orphan_jobs"]:
-            ctx.log(f"purged leftovers of a previous run: {purged}")
+        fixtures.purge_leftovers(ctx, env)
         backend = env["retail.backend"].create({
             "name": "Bench webhooks", "kind": "generic", "base_url": "http://127.0.0.1:9",
             "auth_type": "none",

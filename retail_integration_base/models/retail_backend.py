@@ -352,6 +352,15 @@ class RetailBackend(models.Model):
         ]
 
     @api.model
+    def _fill_company(self, vals_list):
+        """Records of a backend (messages, bindings) carry its company,
+        copied at creation so that record rules need no join."""
+        for vals in vals_list:
+            if not vals.get("company_id") and vals.get("backend_id"):
+                vals["company_id"] = self.browse(vals["backend_id"]).sudo().company_id.id
+        return vals_list
+
+    @api.model
     def _create_missing_default_flows(self):
         """Give existing backends the flows a connector update added.
 

@@ -119,10 +119,7 @@ class RetailBinding(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        for vals in vals_list:
-            if not vals.get("company_id") and vals.get("backend_id"):
-                vals["company_id"] = self.env["retail.backend"].browse(
-                    vals["backend_id"]).sudo().company_id.id
+        self.env["retail.backend"]._fill_company(vals_list)
         bindings = super().create(vals_list)
         bindings._refresh_records()
         return bindings

@@ -105,10 +105,7 @@ class RetailExchange(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        for vals in vals_list:
-            if not vals.get("company_id") and vals.get("backend_id"):
-                vals["company_id"] = self.env["retail.backend"].browse(
-                    vals["backend_id"]).sudo().company_id.id
+        self.env["retail.backend"]._fill_company(vals_list)
         return super().create(vals_list)
 
     def write(self, vals):

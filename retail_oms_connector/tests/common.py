@@ -26,6 +26,12 @@ class OmsTestMixin(RetailTestMixin, SimulatorMixin):
             "name": "Ada Buyer", "email": "ada@example.com", "phone": "+33 1 23 45 67 89",
             "city": "Lyon", "zip": "69001", "country_id": cls.env.ref("base.fr").id})
 
+    def sim_webhooks_to_odoo(self):
+        """Point the simulator's webhooks at this test's Odoo server (HttpCase)."""
+        self.sim_reset()
+        self.sim("POST", "/_sim/config", {
+            "webhook_url": f"{self.base_url()}/retail/webhook/{self.backend.id}"})
+
     def make_order(self, partner=None, lines=None):
         lines = lines or [(self.tshirt, 2), (self.sneaker, 1)]
         return self.env["sale.order"].with_user(self.salesman).create({

@@ -17,9 +17,7 @@ class TestFulfillmentEvents(OmsTestMixin, HttpCase):
 
     def setUp(self):
         super().setUp()
-        self.sim_reset()
-        self.sim("POST", "/_sim/config", {
-            "webhook_url": f"{self.base_url()}/retail/webhook/{self.backend.id}"})
+        self.sim_webhooks_to_odoo()
 
     def exported_order(self, lines=None):
         order = self.make_order(lines=lines)

@@ -16,9 +16,7 @@ class TestReturns(OmsTestMixin, HttpCase):
 
     def setUp(self):
         super().setUp()
-        self.sim_reset()
-        self.sim("POST", "/_sim/config", {
-            "webhook_url": f"{self.base_url()}/retail/webhook/{self.backend.id}"})
+        self.sim_webhooks_to_odoo()
 
     def shipped_order(self, invoiced=False):
         order = self.make_order()
