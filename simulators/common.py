@@ -761,6 +761,12 @@ class WebhookDispatcher:
             self._generation += 1
             self._cond.notify_all()
 
+    def wait_in_flight(self, timeout):
+        """Wait until no attempt is under way (a reset drops its outcome, but
+        the receiver may still be answering it)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._in_flight == 0, timeout=max(0.0, timeout))
+
     # -- queueing ----------------------------------------------------------
 
     def enqueue(self, event):
@@ -1427,6 +1433,8 @@ class SimulatorServer:
             self.idempotency.clear()
             self.webhooks.reset()
             self.reset_state()
+        # Outside the lock: the attempt under way may need the simulator's API.
+        self.webhooks.wait_in_flight(self.webhooks.timeout + 1)
 
     def _ctl_config(self, request):
         return self.update_config(request.json_object())

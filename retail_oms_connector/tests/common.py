@@ -29,6 +29,8 @@ class OmsTestMixin(RetailTestMixin, SimulatorMixin):
     def sim_webhooks_to_odoo(self):
         """Point the simulator's webhooks at this test's Odoo server (HttpCase)."""
         self.sim_reset()
+        # Nothing may reach this test's cursor once the test is over.
+        self.addCleanup(self.sim_reset)
         self.sim("POST", "/_sim/config", {
             "webhook_url": f"{self.base_url()}/retail/webhook/{self.backend.id}"})
 
