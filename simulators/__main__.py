@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # name -> module; each module exposes main(argv)
-SIMULATORS = {"oms": "simulators.oms"}
+SIMULATORS = {"loyalty": "simulators.loyalty", "oms": "simulators.oms"}
 
 
 def main(argv=None):
