@@ -732,3 +732,101 @@ def test_cli_prints_the_listening_line(command):
         assert process.wait(timeout=5) == 0
         process.stdout.close()
         process.stderr.close()
+
+
+# -- the published OpenAPI description --------------------------------------------------------
+
+
+SPEC_PATH = "retail_loyalty_connector/api/openapi.yaml"
+
+
+def _spec_validator():
+    yaml = pytest.importorskip("yaml")
+    jsonschema = pytest.importorskip("jsonschema")
+    with open(f"{ROOT}/{SPEC_PATH}", encoding="utf-8") as handle:
+        spec = yaml.safe_load(handle)
+    base = jsonschema.Draft202012Validator
+    # The contract refuses 2.0 where an integer is due; JSON Schema would not.
+    strict = base.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, v: isinstance(v, int) and not isinstance(v, bool))
+    validator_class = jsonschema.validators.extend(base, type_checker=strict)
+
+    def errors(name, value):
+        schema = {"$ref": f"#/components/schemas/{name}", "components": spec["components"]}
+        return [f"{name} {list(e.absolute_path)}: {e.message}"
+                for e in validator_class(schema).iter_errors(value)]
+
+    return spec, errors
+
+
+def test_openapi_documents_every_route_and_event_of_the_simulator(loyalty):
+    spec, _errors = _spec_validator()
+    routes = {(route.method.lower(), route.template)
+              for route in loyalty._routes if route.kind == "api"}
+    documented = {(method, path) for path, item in spec["paths"].items() for method in item}
+    assert routes == documented
+    extension = spec["paths"]["/v1/members/{member_ref}/transactions"]["get"]
+    assert extension["x-contract-extension"] is True
+    assert set(spec["webhooks"]) == {"member.updated", "member.tier_changed", "points.expired"}
+
+
+def test_simulator_requests_answers_and_events_match_the_openapi_schemas(loyalty, receiver):
+    _spec, errors = _spec_validator()
+    problems = []
+
+    def check(name, value):
+        problems.extend(errors(name, value))
+
+    enrolment = {"partner_ref": "P1", "email": "ada@example.com", "phone": "+33 1 23",
+                 "name": "Ada", "consents": {"email": True}}
+    check("MemberEnrolment", enrolment)
+    created = call(loyalty.url, "POST", "/v1/members", enrolment)
+    check("MemberEnrolled", created.body)
+    ref = created.body["member_ref"]
+    exists = call(loyalty.url, "POST", "/v1/members", dict(enrolment, partner_ref="P2"))
+    check("Error", exists.body)
+    for detail in exists.body["error"]["details"]:
+        check("MemberExistsDetail", detail)
+    earn_body = {"type": "earn", "member_ref": ref, "order_ref": "S1",
+                 "amount": {"amount": 200000, "currency": "EUR"},
+                 "lines": [{"line_ref": "1", "sku": "A", "qty": 1, "amount": 200000}]}
+    check("TransactionRequest", earn_body)
+    earned = call(loyalty.url, "POST", "/v1/transactions", earn_body)
+    check("TransactionPosted", earned.body)
+    duplicate = call(loyalty.url, "POST", "/v1/transactions", earn_body)
+    check("DuplicateTransactionDetail", duplicate.body["error"]["details"][0])
+    reversal_body = {"type": "reversal", "member_ref": ref, "order_ref": "S1",
+                     "return_ref": "R1", "reverses_txn_ref": earned.body["txn_ref"],
+                     "amount": {"amount": 1000, "currency": "EUR"}, "lines": []}
+    check("TransactionRequest", reversal_body)
+    check("TransactionPosted", call(loyalty.url, "POST", "/v1/transactions", reversal_body).body)
+    check("Member", member(loyalty, ref))
+    check("Member", call(loyalty.url, "GET", "/v1/members?email=ada@example.com").body)
+    redemption_body = {"member_ref": ref, "order_ref": "S2", "points": 300}
+    check("RedemptionRequest", redemption_body)
+    held = call(loyalty.url, "POST", "/v1/redemptions", redemption_body)
+    check("RedemptionHeld", held.body)
+    short = hold(loyalty, ref, 1000000)
+    check("InsufficientPointsDetail", short.body["error"]["details"][0])
+    redemption = held.body["redemption_ref"]
+    check("RedemptionConfirmed",
+          call(loyalty.url, "POST", f"/v1/redemptions/{redemption}/confirm").body)
+    second = hold(loyalty, ref, 10, "S3").body["redemption_ref"]
+    check("RedemptionReleased",
+          call(loyalty.url, "POST", f"/v1/redemptions/{second}/release").body)
+    control(loyalty.url, "POST", f"/_sim/members/{ref}/adjust", {"points": 7})
+    control(loyalty.url, "POST", f"/_sim/members/{ref}/expire", {"points": 5})
+    check("Ledger", call(loyalty.url, "GET", f"/v1/members/{ref}/transactions?since=2020-01-01")
+          .body)
+    check("Health", call(loyalty.url, "GET", "/v1/health").body)
+    schemas = {"member.updated": "MemberUpdatedEvent",
+               "member.tier_changed": "MemberTierChangedEvent",
+               "points.expired": "PointsExpiredEvent"}
+    received = events(loyalty, receiver)
+    assert {event["type"] for event in received} == set(schemas)
+    for event in received:
+        check(schemas[event["type"]], event)
+    # The schemas are not toothless: a float amount and a missing field fail.
+    assert errors("EarnRequest", dict(earn_body, amount={"amount": 19.99, "currency": "EUR"}))
+    assert errors("Member", {"member_ref": ref})
+    assert problems == []
