@@ -163,7 +163,7 @@ def write_config(name, http_port, workers=0, extra=None):
         f"retail_integration_key = {encryption_key()}",
         "",
         "[queue_job]",
-        "channels = root:4,root.retail:4,root.retail.oms:4",
+        "channels = root:4,root.retail:4,root.retail.oms:4,root.retail.loyalty:2",
     ]
     for key, value in (extra or {}).items():
         lines.insert(1, f"{key} = {value}")

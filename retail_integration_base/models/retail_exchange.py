@@ -46,7 +46,10 @@ class RetailExchange(models.Model):
     Handlers report failures by raising ``RetailIntegrationError`` with a
     failure class (``services/errors.py``); transient and rate-limited ones
     are retried with capped exponential backoff, the others (and those out
-    of attempts) become ``failed``: the exception queue.
+    of attempts) become ``failed``: the exception queue. A handler's writes
+    are rolled back with the failure; ``_retail_failed_<code>()``, when a
+    connector defines it, runs once the message is in the exception queue.
+    Flows where someone waits call the partner through ``_call_now``.
     """
 
     _name = "retail.exchange"
@@ -195,6 +198,59 @@ class RetailExchange(models.Model):
         return exchange
 
     @api.model
+    def _call_now(self, backend, flow, method, path, payload=None, idempotency_key=None,
+                  record=None, correlation_id=None, external_ref=None, accept_codes=()):
+        """Synchronous call for flows where someone waits (checkout): return
+        ``(exchange_id, HttpResult)`` or raise ``RetailIntegrationError``.
+
+        The exchange is recorded and its outcome written in a transaction of
+        its own, committed before and after the call: the audit log keeps the
+        message even when the caller's transaction is rolled back (a user
+        error shown to the cashier, say). The caller therefore gets an id,
+        not a record: the row may be newer than its own snapshot. Partner
+        error codes in ``accept_codes`` are answers the caller handles (say
+        "insufficient points"): the exchange is done, the error still raised.
+        """
+        if not isinstance(flow, models.BaseModel):
+            flow = backend._get_flow(flow)
+        key = idempotency_key or f"{flow.code}:{uuid.uuid4().hex}"
+        with self.env.registry.cursor() as cr:
+            env = self.env(cr=cr, su=True)
+            Exchange = env[self._name].with_context(**QUIET)
+            exchange = Exchange.search([
+                ("backend_id", "=", backend.id), ("direction", "=", "outbound"),
+                ("idempotency_key", "=", key)], limit=1)
+            if not exchange:
+                exchange = Exchange._record_outbound(
+                    env["retail.backend"].browse(backend.id), flow.with_env(env), key,
+                    record=record.with_env(env) if record else None, payload=payload,
+                    correlation_id=correlation_id, external_ref=external_ref)
+            exchange.write({"state": "pending", "attempts": exchange.attempts + 1})
+            cr.commit()
+            try:
+                result = exchange.backend_id._http_send(method, path, payload=payload,
+                                                        exchange=exchange)
+                result.raise_for_failure()
+            except errors.RateLimitDeferred as exc:
+                exchange.write({"state": "failed", "failure_class": errors.RATE_LIMITED,
+                                "error": str(exc)})
+                cr.commit()
+                raise errors.RetailIntegrationError(str(exc), errors.RATE_LIMITED) from exc
+            except errors.RetailIntegrationError as exc:
+                answered = exc.result is not None and \
+                    exc.result.error_payload().get("code") in accept_codes
+                exchange.write({"state": "done" if answered else "failed",
+                                "failure_class": False if answered else exc.failure_class,
+                                "error": exc.message, "processed_at": fields.Datetime.now()})
+                cr.commit()
+                exc.exchange_id = exchange.id
+                raise
+            exchange.write({"state": "done", "failure_class": False, "error": False,
+                            "processed_at": fields.Datetime.now()})
+            cr.commit()
+            return exchange.id, result
+
+    @api.model
     def _record_inbound(self, backend, event_id, event, raw_body, error=None):
         """Record one inbound event idempotently: return ``(exchange, created)``.
 
@@ -330,7 +386,7 @@ class RetailExchange(models.Model):
                 outcome = handler(payload)
         except errors.RateLimitDeferred as exc:
             # Our own throttle: not an attempt, not a failure.
-            self.write({"state": "pending",
+            self.write({"state": "pending", "error": str(exc),
                         "next_retry_at": fields.Datetime.now() + timedelta(seconds=exc.seconds)})
             self._enqueue(delay=exc.seconds, rebuild=rebuild, replay=replay)
             return str(exc)
@@ -413,6 +469,11 @@ class RetailExchange(models.Model):
         if self.direction == "outbound" and self.res_model and self.res_id:
             self.env["retail.binding"]._touch(
                 backend, self.env[self.res_model].browse(self.res_id), "error", self)
+        # A connector reacts to a message entering the exception queue (the
+        # handler's own writes were rolled back with its savepoint).
+        hook = getattr(self, f"_retail_failed_{self.flow_id.code}", None)
+        if hook:
+            hook()
 
     def _send(self, method, path, payload=None):
         """Call the partner for this exchange; raise on any failure."""
