@@ -660,6 +660,9 @@ class LoyaltySimulator(SimulatorServer):
 
     def _reverse(self, member, reverses, return_ref, order_ref, amount, lines, request):
         original = self.transactions.get(reverses)
+        if (original is not None and original["type"] == "redeem"
+                and original["member_ref"] == member["member_ref"]):
+            return self._reverse_redeem(member, original, return_ref, order_ref, lines, request)
         if (original is None or original["type"] != "earn"
                 or original["member_ref"] != member["member_ref"]):
             raise ApiError(422, "invalid_reversal",
@@ -687,6 +690,22 @@ class LoyaltySimulator(SimulatorServer):
         original["reversed_points"] += points
         original["reversed_amount"] += amount["amount"]
         self._after_qualifying(member, -points, request.correlation_id)
+        return txn
+
+    def _reverse_redeem(self, member, original, return_ref, order_ref, lines, request):
+        """A confirmed redemption on an order that was cancelled: all its
+        points come back, once (the amount sent does not matter)."""
+        existing = next((txn_ref for (ref, _ret), txn_ref in self._reversals.items()
+                         if ref == original["txn_ref"]), None)
+        if existing:
+            raise ApiError(409, "duplicate_transaction",
+                           f"redemption {original['txn_ref']!r} was already given back "
+                           f"({existing})",
+                           [{"field": "reverses_txn_ref", "txn_ref": existing}])
+        txn = self._post(member, "reversal", -original["points"],
+                         order_ref=order_ref or original.get("order_ref"), return_ref=return_ref,
+                         reverses_txn_ref=original["txn_ref"], lines=lines, request=request)
+        self._member_updated(member, request.correlation_id)
         return txn
 
     def _after_qualifying(self, member, points, correlation_id):

@@ -253,6 +253,19 @@ def test_confirm_spends_the_points_once(loyalty, receiver):
     assert totals["transactions"]["redeem"] == 1
 
 
+def test_a_confirmed_redemption_is_given_back_once_by_a_reversal(loyalty):
+    ref = seed(loyalty, balance=1000)
+    redemption = hold(loyalty, ref, 300).body["redemption_ref"]
+    txn_ref = call(loyalty.url, "POST", f"/v1/redemptions/{redemption}/confirm").body["txn_ref"]
+    back = reverse(loyalty, ref, txn_ref, return_ref="cancel:S2", amount=300)
+    assert back.status == 201, back.body
+    assert back.body["points"] == 300
+    assert member(loyalty, ref)["balance"] == 1000
+    again = reverse(loyalty, ref, txn_ref, return_ref="cancel:S2-bis", amount=300)
+    assert error_code(again) == (409, "duplicate_transaction")
+    assert member(loyalty, ref)["balance"] == 1000
+
+
 def test_release_frees_the_points_and_is_repeatable(loyalty, receiver):
     ref = seed(loyalty, balance=1000)
     redemption = hold(loyalty, ref, 300).body["redemption_ref"]
