@@ -9,7 +9,22 @@
     "website": "https://github.com/retail-integration/retail_integration",
     "license": "LGPL-3",
     "category": "Sales/Retail",
-    "depends": ["retail_integration_base"],
-    "data": [],
+    # The OMS connector's returns hook feeds reversals.
+    "depends": ["retail_integration_base", "retail_oms_connector", "sale_stock", "account"],
+    "data": [
+        "security/ir.model.access.csv",
+        "security/retail_loyalty_security.xml",
+        "data/retail_loyalty_data.xml",
+        "views/retail_loyalty_transaction_views.xml",
+        "views/retail_loyalty_redeem_wizard_views.xml",
+        "views/retail_backend_views.xml",
+        "views/res_partner_views.xml",
+        "views/sale_order_views.xml",
+    ],
+    "assets": {
+        "web.assets_tests": [
+            "retail_loyalty_connector/static/src/js/tours/*.js",
+        ],
+    },
     "installable": True,
 }
