@@ -10,6 +10,7 @@
 """
 
 import base64
+import contextlib
 import ipaddress
 import json
 import time
@@ -91,12 +92,17 @@ class RetailTestMixin:
                 [("state", "in", ("pending", "enqueued"))], order="priority, id")
             if not records:
                 break
+            # Webhooks a job causes reach this test's server thread, which
+            # shares the test cursor: the registry's test lock keeps them
+            # out until the job is done, as separate transactions would.
+            lock = getattr(self.registry, "test_lock", None) or contextlib.nullcontext()
             for record in records:
                 job = Job.load(self.env, record.uuid)
                 job.set_started()
                 job.store()
                 try:
-                    job.perform()
+                    with lock:
+                        job.perform()
                 except RetryableJobError as exc:
                     job.postpone(result=str(exc), seconds=exc.seconds)
                     job.set_pending(reset_retry=False)
