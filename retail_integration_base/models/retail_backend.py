@@ -399,7 +399,8 @@ class RetailBackend(models.Model):
 
     def _get_flow(self, code, raise_if_missing=True):
         self.ensure_one()
-        flow = self.flow_ids.filtered(lambda f: f.code == code)[:1]
+        flow = self.env["retail.flow"].sudo().search(
+            [("backend_id", "=", self.id), ("code", "=", code)], limit=1).with_env(self.env)
         if not flow and raise_if_missing:
             raise UserError(self.env._("Backend %(backend)s has no flow %(code)s.",
                               backend=self.name, code=code))

@@ -324,7 +324,7 @@ class RetailExchange(models.Model):
         return self.with_user(user).with_context(
             allowed_company_ids=[self.company_id.id or backend.company_id.id], **QUIET)
 
-    def _enqueue_lane(self):
+    def _enqueue_lane(self, delay=None):
         """Have a new inbound event processed by its flow's lane job.
 
         One job per lane drains the lane's pending events in arrival order:
@@ -338,6 +338,7 @@ class RetailExchange(models.Model):
         self._job_context().flow_id.with_delay(
             channel=flow.channel or "root.retail", priority=flow.priority,
             identity_key=f"retail-lane:{flow.id}:{self.lane}",
+            eta=timedelta(seconds=delay) if delay else None,
             description=f"{flow.display_name}: lane {self.lane}",
         )._job_drain_lane(self.lane)
 
