@@ -21,6 +21,7 @@
         "views/res_partner_views.xml",
         "views/sale_order_views.xml",
     ],
+    "demo": ["demo/retail_loyalty_demo.xml"],
     "assets": {
         "web.assets_tests": [
             "retail_loyalty_connector/static/src/js/tours/*.js",

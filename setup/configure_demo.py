@@ -2,9 +2,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """Point the demo backends at the running simulators (called by setup/suite start).
 
-Usage: configure_demo.py CONFIG DATABASE SIMULATOR_URL ODOO_URL
-Prints ``<api key> <webhook secret> <backend id>`` on its last line for the
-simulator. Demo credentials live in .run/demo-credentials.json (never in
+Usage: configure_demo.py CONFIG DATABASE ODOO_URL BACKEND_XMLID=SIMULATOR_URL...
+Prints ``backend:<xmlid> <api key> <webhook secret> <backend id>`` per backend
+for its simulator. Demo credentials live in .run/demo-credentials.json (never in
 git); in the database they are encrypted like any other secret.
 """
 
@@ -18,7 +18,7 @@ import odoo
 from odoo.tools import config
 
 
-def main(conf, db, sim_url, odoo_url):
+def main(conf, db, odoo_url, targets):
     config.parse_config(["-c", conf, "-d", db])
     state = os.path.dirname(os.path.abspath(conf))
     cred_path = os.path.join(state, "demo-credentials.json")
@@ -36,15 +36,20 @@ def main(conf, db, sim_url, odoo_url):
     registry = odoo.modules.registry.Registry(db)
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-        backend = env.ref("retail_oms_connector.retail_backend_oms_demo")
-        backend.base_url = sim_url
-        if fresh or backend.api_key_state != "set" or backend.webhook_secret_state == "not_set":
-            backend.write({"api_key": creds["api_key"],
-                           "webhook_secret": creds["webhook_secret"]})
-            backend.action_drop_previous_secret()
+        for target in targets:
+            xmlid, sim_url = target.split("=", 1)
+            backend = env.ref(xmlid)
+            backend.base_url = sim_url
+            if fresh or backend.api_key_state != "set" or \
+                    backend.webhook_secret_state == "not_set":
+                backend.write({"api_key": creds["api_key"],
+                               "webhook_secret": creds["webhook_secret"]})
+                backend.action_drop_previous_secret()
+            print(f"backend:{xmlid}", creds["api_key"], creds["webhook_secret"], backend.id)
+        # The simulators count money in the company's currency.
+        print("currency:", env.company.currency_id.name)
         env["ir.config_parameter"].set_param("web.base.url", odoo_url)
-        print(creds["api_key"], creds["webhook_secret"], backend.id)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:])

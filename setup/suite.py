@@ -165,7 +165,11 @@ def write_config(name, http_port, workers=0, extra=None):
         "[queue_job]",
         "channels = root:4,root.retail:4,root.retail.oms:4,root.retail.loyalty:2",
     ]
-    for key, value in (extra or {}).items():
+    extra = dict(extra or {})
+    if workers:
+        # Odoo's websocket port defaults to 8072, the loyalty simulator's port.
+        extra.setdefault("gevent_port", free_port(http_port + 10))
+    for key, value in extra.items():
         lines.insert(1, f"{key} = {value}")
     path = os.path.join(STATE, f"{name}.conf")
     with open(path, "w") as handle:
@@ -275,29 +279,48 @@ def cmd_test(args):
     sys.exit(run(cmd, check=False, env=env, cwd=ROOT).returncode)
 
 
+# The demo's simulators: name, demo backend, default port offset from
+# --simulator-port, extra options. Each gets its own state file and log.
+DEMO_SIMULATORS = [
+    ("oms", "retail_oms_connector.retail_backend_oms_demo", 0, ["--auto-fulfil"]),
+    ("loyalty", "retail_loyalty_connector.retail_backend_loyalty_demo", 1,
+     ["--currency", "{currency}"]),
+]
+
+
 def cmd_start(args):
     prepare()
     port = free_port(args.port)
-    sim_port = free_port(args.simulator_port)
     config = write_config("demo", port, workers=args.workers)
-    sim_state = os.path.join(STATE, "oms-simulator-state.json")
-    if ensure_db(config, DEMO_DB, demo=True, reset=args.reset, log_name="demo-install.log") \
-            and os.path.exists(sim_state):
-        os.remove(sim_state)  # a new database starts with an empty OMS
+    ports = {name: free_port(args.simulator_port + offset)
+             for name, _xmlid, offset, _extra in DEMO_SIMULATORS}
+    states = {name: os.path.join(STATE, f"{name}-simulator-state.json")
+              for name in ports}
+    if ensure_db(config, DEMO_DB, demo=True, reset=args.reset, log_name="demo-install.log"):
+        for path in states.values():  # a new database starts with empty partners
+            if os.path.exists(path):
+                os.remove(path)
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    webhook_secret = run(
+    targets = [f"{xmlid}=http://127.0.0.1:{ports[name]}"
+               for name, xmlid, _offset, _extra in DEMO_SIMULATORS]
+    lines = run(
         [PY, os.path.join(ROOT, "setup", "configure_demo.py"), config, DEMO_DB,
-         f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{port}"],
+         f"http://127.0.0.1:{port}", *targets],
         check=True, capture_output=True, text=True, env=env).stdout.strip().splitlines()
-    api_key, secret, backend_id = webhook_secret[-1].split()
-    sim_log = open(os.path.join(STATE, "simulator.log"), "w")
-    simulator = subprocess.Popen(
-        [PY, "-m", "simulators.oms", "--port", str(sim_port), "--api-key", api_key,
-         "--webhook-url", f"http://127.0.0.1:{port}/retail/webhook/{backend_id}",
-         "--webhook-secret", secret,
-         "--state-file", sim_state, "--auto-fulfil"],
-        cwd=ROOT, env=env, stdout=sim_log, stderr=subprocess.STDOUT)
-    say(f"OMS simulator on http://127.0.0.1:{sim_port} (log .run/simulator.log)")
+    answers = dict(line.split(" ", 1) for line in lines
+                   if line.startswith(("backend:", "currency:")))
+    simulators = []
+    for name, xmlid, _offset, extra in DEMO_SIMULATORS:
+        api_key, secret, backend_id = answers[f"backend:{xmlid}"].split()
+        sim_log = open(os.path.join(STATE, f"{name}-simulator.log"), "w")
+        simulators.append(subprocess.Popen(
+            [PY, "-m", f"simulators.{name}", "--port", str(ports[name]), "--api-key", api_key,
+             "--webhook-url", f"http://127.0.0.1:{port}/retail/webhook/{backend_id}",
+             "--webhook-secret", secret, "--state-file", states[name],
+             *[arg.format(currency=answers["currency:"].strip()) for arg in extra]],
+            cwd=ROOT, env=env, stdout=sim_log, stderr=subprocess.STDOUT))
+        say(f"{name} simulator on http://127.0.0.1:{ports[name]} "
+            f"(log .run/{name}-simulator.log)")
     odoo_proc = subprocess.Popen(odoo_cmd(config, "-d", DEMO_DB, "--db-filter", f"^{DEMO_DB}$",
                                           f"--logfile={os.path.join(STATE, 'odoo.log')}"))
     print(f"\n  Retail Integration suite: http://127.0.0.1:{port}/odoo/action-"
@@ -306,7 +329,7 @@ def cmd_start(args):
           "  Odoo log: .run/odoo.log   Stop: Ctrl+C\n", flush=True)
 
     def stop(*_a):
-        for proc in (odoo_proc, simulator):
+        for proc in (odoo_proc, *simulators):
             if proc.poll() is None:
                 proc.terminate()
     signal.signal(signal.SIGTERM, stop)
@@ -316,7 +339,8 @@ def cmd_start(args):
         pass
     finally:
         stop()
-        simulator.wait(10)
+        for proc in simulators:
+            proc.wait(10)
 
 
 def cmd_bench(args):
@@ -335,7 +359,8 @@ def main():
     p = sub.add_parser("start", help="set up if needed and start Odoo with demo backends "
                                      "and the simulators")
     p.add_argument("--port", type=int, default=8069)
-    p.add_argument("--simulator-port", type=int, default=8071)
+    p.add_argument("--simulator-port", type=int, default=8071,
+                   help="port of the OMS simulator; the loyalty simulator takes the next one")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--reset", action="store_true", help="recreate the demo database")
     p.set_defaults(func=cmd_start)
