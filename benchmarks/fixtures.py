@@ -115,6 +115,18 @@ def purge_backends(env, backends):
         env.cr.execute("DELETE FROM mail_message WHERE model = 'retail.exchange' "
                        "AND res_id = ANY(%s)", [ids])
         env.cr.execute("DELETE FROM retail_exchange WHERE id = ANY(%s)", [ids])
+    env.cr.execute("SELECT to_regclass('retail_loyalty_transaction') IS NOT NULL")
+    if env.cr.fetchone()[0]:
+        # The loyalty ledger of bench orders (and the discount lines on them).
+        env.cr.execute("""
+            DELETE FROM sale_order_line WHERE retail_loyalty_transaction_id IN (
+                SELECT id FROM retail_loyalty_transaction WHERE backend_id = ANY(%s))""",
+                       [backends.ids])
+        env.cr.execute("DELETE FROM retail_loyalty_transaction WHERE backend_id = ANY(%s)",
+                       [backends.ids])
+        env.cr.execute("UPDATE res_partner SET retail_loyalty_backend_id = NULL, "
+                       "retail_loyalty_member_ref = NULL WHERE retail_loyalty_backend_id = ANY(%s)",
+                       [backends.ids])
     env.invalidate_all()
     count = len(backends)
     backends.sudo().unlink()

@@ -135,13 +135,13 @@ class RetailBackend(models.Model):
             _logger.info("Loyalty backend %s is available again", backend.name)
 
     def _loyalty_call(self, flow, method, path, payload=None, key=None, record=None,
-                      accept_codes=()):
+                      accept_codes=(), external_ref=None):
         """A call someone waits for; outages are remembered for degraded mode."""
         self.ensure_one()
         try:
             exchange_id, result = self.env["retail.exchange"]._call_now(
                 self, flow, method, path, payload=payload, idempotency_key=key, record=record,
-                accept_codes=accept_codes)
+                accept_codes=accept_codes, external_ref=external_ref)
         except errors.RetailIntegrationError as exc:
             if exc.failure_class == errors.TRANSIENT:
                 self._loyalty_set_unavailable(exc.message)

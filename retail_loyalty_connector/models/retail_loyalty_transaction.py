@@ -69,6 +69,14 @@ class RetailLoyaltyTransaction(models.Model):
          "This loyalty operation was already recorded."),
     ]
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        # The ledger is written by the flows on hot paths (checkout, deliveries):
+        # no creation message or follower; state changes are still tracked.
+        return super(RetailLoyaltyTransaction, self.with_context(
+            mail_create_nolog=True, mail_create_nosubscribe=True, mail_notrack=True,
+        )).create(vals_list)
+
     @api.depends("type", "member_ref", "order_id", "return_ref")
     def _compute_name(self):
         labels = dict(TYPES)
@@ -130,7 +138,7 @@ class RetailLoyaltyTransaction(models.Model):
             try:
                 _exchange_id, body = backend._loyalty_call(
                     REDEEM_CONFIRM, "POST", f"/v1/redemptions/{txn.platform_ref}/confirm",
-                    {}, key=key, record=txn.order_id,
+                    {}, key=key, record=txn.order_id, external_ref=txn.order_id.name,
                     accept_codes=("hold_expired", "redemption_released"))
             except errors.RetailIntegrationError as exc:
                 if exc.retryable:

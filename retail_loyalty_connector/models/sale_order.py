@@ -78,7 +78,7 @@ class SaleOrder(models.Model):
                 _exchange_id, body = backend._loyalty_call(
                     REDEEM, "POST", "/v1/redemptions",
                     {"member_ref": partner.retail_loyalty_member_ref, "order_ref": self.name,
-                     "points": points}, key=key, record=self,
+                     "points": points}, key=key, record=self, external_ref=self.name,
                     accept_codes=("insufficient_points",))
             except errors.RetailIntegrationError as exc:
                 if exc.result is not None and \
@@ -132,6 +132,7 @@ class SaleOrder(models.Model):
         product = txn.backend_id.loyalty_redemption_product_id
         self.env["sale.order.line"].sudo().create({
             "order_id": self.id, "product_id": product.id, "product_uom_qty": 1,
+            "product_uom": product.uom_id.id, "customer_lead": 0.0,
             "price_unit": -txn.amount, "tax_id": [(5, 0, 0)],
             "name": self.env._("Loyalty: %(points)s points redeemed", points=txn.requested_points),
             "retail_loyalty_transaction_id": txn.id, "sequence": 9999})
