@@ -688,7 +688,8 @@ class WebhookDispatcher:
         self._totals = collections.Counter()
         self._generation = 0
         self._stopped = False
-        self._thread = None
+        self._threads = []
+        self.workers = 1
         self._opener = urllib.request.build_opener(
             urllib.request.ProxyHandler({}), _NoRedirect()
         )
@@ -727,6 +728,16 @@ class WebhookDispatcher:
         with self._cond:
             self.retry_delays = list(delays)
 
+    def set_workers(self, workers):
+        """How many deliveries may be under way at once (real platforms send
+        in parallel; then events of one object may overtake each other)."""
+        if not is_int(workers) or not 1 <= workers <= 32:
+            raise ValueError("webhook_workers must be an integer from 1 to 32")
+        with self._cond:
+            self.workers = workers
+        if self._threads:
+            self._spawn()
+
     def set_timeout(self, timeout):
         if not (is_int(timeout) or isinstance(timeout, float)) or timeout <= 0:
             raise ValueError("webhook_timeout must be a number > 0")
@@ -738,18 +749,26 @@ class WebhookDispatcher:
     def start(self):
         with self._cond:
             self._stopped = False
-        self._thread = threading.Thread(
-            target=self._run, name="webhook-dispatcher", daemon=True
-        )
-        self._thread.start()
+        self._spawn()
+
+    def _spawn(self):
+        """Start worker threads up to ``workers`` (extra ones retire by themselves)."""
+        with self._cond:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            for _n in range(self.workers - len(self._threads)):
+                thread = threading.Thread(
+                    target=self._run, name=f"webhook-dispatcher-{len(self._threads) + 1}",
+                    daemon=True)
+                self._threads.append(thread)
+                thread.start()
 
     def stop(self):
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads = []
 
     def reset(self):
         """Forget queued deliveries and the log (an in-flight one is dropped)."""
@@ -852,12 +871,21 @@ class WebhookDispatcher:
 
     # -- worker --------------------------------------------------------------
 
+    def _retire(self):
+        """True when this thread is one worker too many (workers was lowered)."""
+        alive = [t for t in self._threads if t.is_alive()]
+        me = threading.current_thread()
+        if len(alive) > self.workers and me in alive:
+            self._threads.remove(me)
+            return True
+        return False
+
     def _run(self):
         while True:
             with self._cond:
                 delivery = None
                 while delivery is None:
-                    if self._stopped:
+                    if self._stopped or self._retire():
                         return
                     now = time.monotonic()
                     if self._held is not None and self._held[0] <= now:
@@ -1009,7 +1037,7 @@ class SimulatorServer:
     name = "simulator"
     display_name = "Simulator"
     config_keys = ("api_key", "webhook_url", "webhook_secret", "webhook_retry_delays",
-                   "webhook_timeout")
+                   "webhook_timeout", "webhook_workers")
 
     def __init__(self, host=DEFAULT_HOST, port=0, *, api_key=None, webhook_url=None,
                  webhook_secret=None, seed=None, state_file=None, verbose=False,
@@ -1480,6 +1508,8 @@ class SimulatorServer:
             not (is_int(value) or isinstance(value, float)) or value <= 0
         ):
             raise ValueError("must be a number > 0")
+        elif name == "webhook_workers" and (not is_int(value) or not 1 <= value <= 32):
+            raise ValueError("must be an integer from 1 to 32")
 
     def apply_config(self, name, value):
         if name == "api_key":
@@ -1492,6 +1522,8 @@ class SimulatorServer:
             self.webhooks.set_retry_delays(value)
         elif name == "webhook_timeout":
             self.webhooks.set_timeout(value)
+        elif name == "webhook_workers":
+            self.webhooks.set_workers(value)
 
     def config_view(self):
         # Secrets are never echoed back, only whether they are set.
@@ -1502,6 +1534,7 @@ class SimulatorServer:
             "webhook_secret_count": len(self.webhooks.secrets),
             "webhook_retry_delays": list(self.webhooks.retry_delays),
             "webhook_timeout": self.webhooks.timeout,
+            "webhook_workers": self.webhooks.workers,
             "max_body_bytes": self.max_body_bytes,
             "state_file": self.state_file,
         }

@@ -94,6 +94,7 @@ class Receiver:
     def __init__(self):
         self.received = []
         self.statuses = []  # answers to give first, then 202
+        self.delay = 0.0  # seconds each answer takes
         self._cond = threading.Condition()
         receiver = self
 
@@ -102,6 +103,8 @@ class Receiver:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 with receiver._cond:
                     status = receiver.statuses.pop(0) if receiver.statuses else 202
                     receiver.received.append(
@@ -674,3 +677,20 @@ def test_line_quantities_can_be_reduced_until_allocated(oms):
     result = call(oms.url, "POST", "/v1/orders/SO-R/lines",
                   {"lines": [{"line_ref": "1", "qty": 1}]})
     assert (result.status, result.body["error"]["code"]) == (409, "already_fulfilled")
+
+
+def test_parallel_webhook_workers_deliver_everything_at_once(oms, receiver):
+    """webhook_workers > 1: several deliveries under way together, none lost."""
+    receiver.delay = 0.2
+    assert control(oms.url, "POST", "/_sim/config", {"webhook_workers": 4})["webhook_workers"] == 4
+    for n in range(4):
+        create_order(oms, order_ref=f"SO10{n}", key=f"kp{n}")
+        control(oms.url, "POST", f"/_sim/orders/SO10{n}/fulfil", {"events": ["shipped"]})
+    started = time.monotonic()
+    assert control(oms.url, "POST", "/_sim/wait_idle", {"timeout": 5}) == {"idle": True}
+    assert time.monotonic() - started < 0.6, "four 0.2 s deliveries ran in parallel"
+    assert sorted(e["data"]["order_ref"] for e in receiver.events()) == [
+        "SO100", "SO101", "SO102", "SO103"]
+    assert control(oms.url, "POST", "/_sim/config", {"webhook_workers": 1})["webhook_workers"] == 1
+    bad = call(oms.url, "POST", "/_sim/config", {"webhook_workers": 0})
+    assert bad.status == 400
