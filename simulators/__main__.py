@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # name -> module; each module exposes main(argv)
-SIMULATORS = {"oms": "simulators.oms"}
+SIMULATORS = {"oms": "simulators.oms", "settlement": "simulators.settlement"}
 
 
 def main(argv=None):
