@@ -336,6 +336,7 @@ class RetailSettlementBatch(models.Model):
 
     def _settlement_already_settled(self, psp, refund_refs, order_ids):
         """Dedup keys of lines matched in the backend's other live batches."""
+        self.flush_model(["state", "backend_id", "name"])
         self.env.cr.execute("""
             SELECT l.line_type, l.psp_reference, l.merchant_refund_ref, l.sale_order_id,
                    b.name

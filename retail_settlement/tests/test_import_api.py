@@ -37,3 +37,57 @@ class TestSettlementApiImport(SettlementTestMixin, TransactionCase):
         flow.action_run_now()
         self.run_jobs()
         self.assertEqual(len(self.batches(payout_ref="PO-API-1")), 1)
+
+    def _import(self):
+        self.import_flow().action_run_now()
+        self.run_jobs()
+
+    def test_corrected_reissue_supersedes_the_unposted_batch(self):
+        self.create_payout("PO-API-2")
+        self._import()
+        first = self.batches(payout_ref="PO-API-2")
+        lines = self.payout_lines()
+        lines[1]["fee"] = 150  # the provider corrects a fee
+        self.sim("POST", "/_sim/payouts/PO-API-2/reissue", {"lines": lines})
+        self._import()
+        first_again, second = self.batches(payout_ref="PO-API-2")
+        self.assertEqual(first_again, first)
+        self.assertEqual(first.state, "superseded")
+        self.assertEqual(first.superseded_by_id, second)
+        self.assertEqual(second.revision, 2)
+        self.assertEqual(second.fee_minor, 2400)
+        self.assertEqual(second.state, "matched",
+                         second.line_ids.mapped("exception_reason") + [second.problem])
+
+    def test_reissue_of_a_posted_payout_is_an_exception_until_reversed(self):
+        self.create_payout("PO-API-3")
+        self._import()
+        first = self.batches(payout_ref="PO-API-3")
+        first.with_user(self.finance).action_post()
+        lines = self.payout_lines()[:2]
+        self.sim("POST", "/_sim/payouts/PO-API-3/reissue", {"lines": lines})
+        self._import()
+        second = self.batches(payout_ref="PO-API-3", revision=2)
+        self.assertEqual(first.state, "posted")
+        self.assertEqual(second.state, "exception")
+        self.assertIn("already posted", second.problem)
+        exception = self.exchanges(self.backend, idempotency_key=f"settlement-batch:{second.id}")
+        self.assertEqual(exception.state, "failed")
+        self.assertEqual(exception.failure_class, "business")
+        first.with_user(self.finance).action_reverse()
+        self.assertEqual(first.state, "reversed")
+        self.assertEqual(second.state, "matched", "reversing the old revision re-checks the new one")
+        self.assertEqual(exception.state, "done")
+
+    def test_provider_errors_are_retried_then_queued(self):
+        self.create_payout("PO-API-4")
+        self.sim_faults(error_rate=1.0, error_status=503)
+        self.import_flow().action_run_now  # noqa: B018 - the listing itself fails below
+        self.env["retail.flow"].browse(self.import_flow().id).next_run_at = "2026-01-01"
+        self.env["retail.flow"]._cron_run_due_batches()
+        failed = self.exchanges(self.backend, state="failed")
+        self.assertEqual(len(failed), 1)
+        self.assertEqual(failed.failure_class, "transient")
+        self.sim_faults(error_rate=0.0)
+        self._import()
+        self.assertEqual(self.batches(payout_ref="PO-API-4").state, "matched")
