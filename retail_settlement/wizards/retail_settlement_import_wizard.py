@@ -68,10 +68,10 @@ class RetailSettlementImportWizard(models.TransientModel):
     def _open_result(self, exchange, message):
         record = exchange._linked_record()
         if exchange.state == "failed" or not record:
-            action = exchange._job_related_action_exchange()
-        else:
-            action = {"type": "ir.actions.act_window", "res_model": record._name,
-                      "res_id": record.id, "view_mode": "form", "name": record.display_name}
+            record = exchange
+        action = {"type": "ir.actions.act_window", "res_model": record._name,
+                  "res_id": record.id, "views": [[False, "form"]], "target": "current",
+                  "name": record.display_name}
         return {"type": "ir.actions.client", "tag": "display_notification",
                 "params": {"title": self.env._("Settlement import"), "message": str(message),
                            "type": "danger" if exchange.state == "failed" else "success",
