@@ -51,7 +51,6 @@ class RetailExchange(models.Model):
                            "external_ref": batch.payout_ref})
         if not created:
             return self.env._("Already imported as %s: nothing changed.", batch.name)
-        batch._settlement_match()
         return self.env._("%(batch)s: %(n)s lines, %(matched)s matched, %(exceptions)s "
                           "exception(s).", batch=batch.name, n=batch.line_count,
                           matched=batch.matched_count, exceptions=batch.exception_count)

@@ -29,17 +29,20 @@ class RetailSettlementLine(models.Model):
 
     batch_id = fields.Many2one(
         "retail.settlement.batch", required=True, ondelete="cascade", index=True, readonly=True)
-    backend_id = fields.Many2one("retail.backend", required=True, readonly=True, index=True)
-    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
+    # Few indexes on purpose: each one costs on every bulk insert and update.
+    backend_id = fields.Many2one("retail.backend", required=True, readonly=True)
+    company_id = fields.Many2one("res.company", required=True, readonly=True)
     batch_state = fields.Selection(related="batch_id.state", string="Batch state")
     payout_ref = fields.Char(related="batch_id.payout_ref")
     sequence = fields.Integer(string="Row", readonly=True, help="Row of the file (1 = header).")
     line_ref = fields.Char(string="Line reference", readonly=True)
     line_type = fields.Selection(LINE_TYPE_SELECTION, string="Type", required=True,
-                                 readonly=True, index=True)
-    merchant_order_ref = fields.Char(string="Merchant reference", readonly=True, index=True)
-    merchant_refund_ref = fields.Char(string="Refund reference", readonly=True, index=True)
-    psp_reference = fields.Char(string="PSP reference", readonly=True, index=True)
+                                 readonly=True)
+    merchant_order_ref = fields.Char(string="Merchant reference", readonly=True)
+    merchant_refund_ref = fields.Char(string="Refund reference", readonly=True,
+                                      index="btree_not_null")
+    psp_reference = fields.Char(string="PSP reference", readonly=True,
+                                index="btree_not_null")
     currency_id = fields.Many2one("res.currency", required=True, readonly=True)
     gross = fields.Monetary(readonly=True)
     fee = fields.Monetary(readonly=True)
@@ -58,15 +61,15 @@ class RetailSettlementLine(models.Model):
     state = fields.Selection(
         [("new", "To match"), ("matched", "Matched"), ("none", "Categorised"),
          ("exception", "Exception")],
-        default="new", required=True, readonly=True, index=True)
-    exception_kind = fields.Selection(matching.EXCEPTION_KINDS, readonly=True, index=True)
+        default="new", required=True, readonly=True)
+    exception_kind = fields.Selection(matching.EXCEPTION_KINDS, readonly=True)
     exception_reason = fields.Text(readonly=True)
     matched_by = fields.Selection(
         [("merchant_ref", "Merchant reference"), ("psp_ref", "PSP reference"),
          ("refund_ref", "Refund reference")], readonly=True)
     sale_order_id = fields.Many2one("sale.order", string="Order", readonly=True, index=True)
     refund_move_id = fields.Many2one("account.move", string="Credit note", readonly=True,
-                                     index=True)
+                                     index="btree_not_null")
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     raw = fields.Text(string="Raw row", readonly=True)
     exchange_id = fields.Many2one("retail.exchange", string="Exception message", readonly=True,
