@@ -70,7 +70,8 @@ class RetailExchange(models.Model):
             if not cursor:
                 return pages
         raise errors.RetailIntegrationError(
-            self.env._("Payout %s has more than %s pages.", header["payout_ref"], MAX_PAGES),
+            self.env._("Payout %(payout)s has more than %(max)s pages.",
+                       payout=header["payout_ref"], max=MAX_PAGES),
             errors.VALIDATION)
 
     def _retail_handle_settlement_match(self, payload):
@@ -85,7 +86,8 @@ class RetailExchange(models.Model):
         if batch.state == "superseded":
             return self.env._("%s was superseded by a re-issue.", batch.name)
         if batch.state in ("posted", "reversed"):
-            return self.env._("%s is already %s.", batch.name, batch.state)
+            return self.env._("%(batch)s is already %(state)s.", batch=batch.name,
+                              state=batch.state)
         batch._settlement_match()
         line = self.env["retail.settlement.line"].browse(payload.get("line_id")).exists()
         if line and line.state == "exception":

@@ -19,7 +19,6 @@ from .retail_backend import MATCH_FLOW
 
 _logger = logging.getLogger(__name__)
 
-INSERT_CHUNK = 5000
 FAILURE_CLASS = {"malformed": errors.VALIDATION, matching.UNMATCHED: errors.MAPPING}
 LINE_COLUMNS = (
     "batch_id", "backend_id", "company_id", "currency_id", "create_uid", "write_uid",
@@ -542,8 +541,9 @@ class RetailSettlementBatch(models.Model):
     def action_rematch(self):
         for batch in self:
             if batch.state not in ("imported", "matched", "exception"):
-                raise UserError(self.env._("Batch %s is %s: only unposted batches are matched.",
-                                           batch.name, batch.state))
+                raise UserError(self.env._(
+                    "Batch %(batch)s is %(state)s: only unposted batches are matched.",
+                    batch=batch.name, state=batch.state))
         self._settlement_match()
         return True
 
