@@ -82,8 +82,7 @@ class TestSettlementApiImport(SettlementTestMixin, TransactionCase):
     def test_provider_errors_are_retried_then_queued(self):
         self.create_payout("PO-API-4")
         self.sim_faults(error_rate=1.0, error_status=503)
-        self.import_flow().action_run_now  # noqa: B018 - the listing itself fails below
-        self.env["retail.flow"].browse(self.import_flow().id).next_run_at = "2026-01-01"
+        self.import_flow().next_run_at = "2026-01-01"
         self.env["retail.flow"]._cron_run_due_batches()
         failed = self.exchanges(self.backend, state="failed")
         self.assertEqual(len(failed), 1)
