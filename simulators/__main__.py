@@ -6,7 +6,8 @@ import importlib
 import sys
 
 # name -> module; each module exposes main(argv)
-SIMULATORS = {"loyalty": "simulators.loyalty", "oms": "simulators.oms"}
+SIMULATORS = {"loyalty": "simulators.loyalty", "oms": "simulators.oms",
+              "settlement": "simulators.settlement"}
 
 
 def main(argv=None):
