@@ -21,6 +21,7 @@
         "views/retail_settlement_import_wizard_views.xml",
         "views/retail_settlement_menus.xml",
     ],
+    "demo": ["demo/retail_settlement_demo.xml"],
     "assets": {
         "web.assets_tests": [
             "retail_settlement/static/src/js/tours/*.js",

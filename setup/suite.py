@@ -163,7 +163,8 @@ def write_config(name, http_port, workers=0, extra=None):
         f"retail_integration_key = {encryption_key()}",
         "",
         "[queue_job]",
-        "channels = root:4,root.retail:4,root.retail.oms:4,root.retail.loyalty:2",
+        "channels = root:4,root.retail:4,root.retail.oms:4,root.retail.loyalty:2,"
+        "root.retail.settlement:1",
     ]
     extra = dict(extra or {})
     if workers:
@@ -285,6 +286,7 @@ DEMO_SIMULATORS = [
     ("oms", "retail_oms_connector.retail_backend_oms_demo", 0, ["--auto-fulfil"]),
     ("loyalty", "retail_loyalty_connector.retail_backend_loyalty_demo", 1,
      ["--currency", "{currency}"]),
+    ("settlement", "retail_settlement.retail_backend_settlement_demo", 2, []),
 ]
 
 
@@ -360,7 +362,8 @@ def main():
                                      "and the simulators")
     p.add_argument("--port", type=int, default=8069)
     p.add_argument("--simulator-port", type=int, default=8071,
-                   help="port of the OMS simulator; the loyalty simulator takes the next one")
+                   help="port of the OMS simulator; the loyalty and settlement simulators "
+                        "take the next two")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--reset", action="store_true", help="recreate the demo database")
     p.set_defaults(func=cmd_start)
