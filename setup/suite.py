@@ -163,8 +163,10 @@ def write_config(name, http_port, workers=0, extra=None):
         f"retail_integration_key = {encryption_key()}",
         "",
         "[queue_job]",
-        "channels = root:4,root.retail:4,root.retail.oms:4,root.retail.loyalty:2,"
-        "root.retail.settlement:1",
+        # Jobs run in the HTTP workers: one worker stays free for webhooks and
+        # users (a busy intake makes partners time out and resend).
+        f"channels = root:{max(1, workers - 1)},root.retail:{max(1, workers - 1)},"
+        "root.retail.oms:4,root.retail.loyalty:2,root.retail.settlement:1",
     ]
     extra = dict(extra or {})
     if workers:
