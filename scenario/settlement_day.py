@@ -110,6 +110,13 @@ def settle_day(env, sim_url, backend, orders, refunds, fee_rate_bp=150, run_jobs
 
     _run_scheduled_import(env, backend, perform)
     batch = _live_batch(env, backend, payout_ref)
+    for _tick in range(5):
+        if batch:
+            break
+        # A run that failed (provider down, rate limited) is in the exception
+        # queue; the scheduler's next run imports the payout.
+        _run_scheduled_import(env, backend, perform)
+        batch = _live_batch(env, backend, payout_ref)
     failures = []
     if batch.state == "matched":
         if backend.settlement_auto_post:

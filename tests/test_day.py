@@ -11,6 +11,7 @@ from odoo.addons.retail_integration_base.tests.common import (
 
 from simulators.loyalty import LoyaltySimulator
 from simulators.oms import OmsSimulator
+from simulators.settlement import SettlementSimulator
 
 
 @tagged("post_install", "-at_install")
@@ -25,7 +26,8 @@ class TestRetailDay(RetailTestMixin, HttpCase):
         for name, klass, extra in (
                 ("oms", OmsSimulator, {}),
                 ("loyalty", LoyaltySimulator,
-                 {"currency": cls.env.company.currency_id.name})):
+                 {"currency": cls.env.company.currency_id.name}),
+                ("settlement", SettlementSimulator, {})):
             sim = klass("127.0.0.1", port=0, api_key=API_KEY, webhook_secret=WEBHOOK_SECRET,
                         **extra)
             sim.start()
@@ -38,12 +40,17 @@ class TestRetailDay(RetailTestMixin, HttpCase):
                                           base_url=cls.sims["loyalty"].url,
                                           connect_timeout=1, read_timeout=3,
                                           retry_max_attempts=12),
+            "settlement": cls.create_backend(name="PSP (day)", kind="settlement",
+                                             base_url=cls.sims["settlement"].url,
+                                             settlement_since="2026-01-01"),
         }
 
     def setUp(self):
         super().setUp()
         for name, sim in self.sims.items():
             sim.reset()
+            if name == "settlement":
+                continue  # pays out, sends no webhooks
             sim.update_config({
                 "webhook_url": f"{self.base_url()}/retail/webhook/{self.backends[name].id}",
                 "webhook_retry_delays": [0.2, 0.5, 1, 2, 4], "webhook_timeout": 30})
@@ -72,10 +79,12 @@ class TestRetailDay(RetailTestMixin, HttpCase):
         self.assertTrue(report["returns"])
         self.assertTrue(report["loyalty_transactions"])
         self.assertFalse(report["exceptions"], report["exceptions"])
+        settlement = report["settlement"]
+        self.assertTrue(settlement["posted"] and settlement["balanced"], settlement)
+        self.assertEqual(settlement["matched"], settlement["lines"])
 
     def test_a_faulty_day_with_a_worker_crash_ends_with_every_invariant_true(self):
         for sim in self.sims.values():
-            sim.update_config({})
             sim.faults.update({"error_rate": 0.05, "burst_429": 2, "retry_after_s": 1,
                                "latency_ms": 5, "duplicate_rate": 0.2, "out_of_order": True,
                                "out_of_order_hold_s": 0.2, "seed": 11})

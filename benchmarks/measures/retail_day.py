@@ -50,6 +50,7 @@ def retail_day_faults(ctx):
 def _run(ctx, name, faults):
     from simulators.loyalty import LoyaltySimulator
     from simulators.oms import OmsSimulator
+    from simulators.settlement import SettlementSimulator
 
     size = _size(ctx)
     api_key = "bench-" + uuid.uuid4().hex
@@ -60,7 +61,8 @@ def _run(ctx, name, faults):
     server = ctx.server(runner=True)
     sims = {}
     for sim_name, klass, extra in (("oms", OmsSimulator, {}),
-                                   ("loyalty", LoyaltySimulator, {"currency": None})):
+                                   ("loyalty", LoyaltySimulator, {"currency": None}),
+                                   ("settlement", SettlementSimulator, {})):
         sim = klass("127.0.0.1", port=0, api_key=api_key, webhook_secret=secret,
                     **{k: v for k, v in extra.items() if v})
         sim.start()
@@ -74,14 +76,16 @@ def _run(ctx, name, faults):
             sims["loyalty"].update_config({"currency": env.company.currency_id.name})
             backends = {}
             for kind, sim in sims.items():
-                backend = env["retail.backend"].create({
-                    "name": f"Bench day {kind}", "kind": kind, "base_url": sim.url,
-                    "auth_type": "bearer", "connect_timeout": 2, "read_timeout": 5,
-                    "retry_max_attempts": 15, "retry_backoff_base": 1,
-                    "retry_backoff_max": 8})
+                values = {"settlement_since": "2026-01-01"} if kind == "settlement" else {}
+                backend = env["retail.backend"].create(dict(
+                    values, name=f"Bench day {kind}", kind=kind, base_url=sim.url,
+                    auth_type="bearer", connect_timeout=2, read_timeout=5,
+                    retry_max_attempts=15, retry_backoff_base=1, retry_backoff_max=8))
                 backend.write({"api_key": api_key, "webhook_secret": secret})
                 backends[kind] = backend
                 backend_ids.append(backend.id)
+                if kind == "settlement":
+                    continue  # pays out, sends no webhooks
                 sim.update_config({
                     "webhook_url": f"{server.base_url}/retail/webhook/{backend.id}",
                     "webhook_workers": 4, "webhook_timeout": 30,
@@ -105,6 +109,8 @@ def _run(ctx, name, faults):
                     restarted = ctx.server(runner=True)
                     restarted.wait_log("queue job runner ready for db", timeout=60)
                     for kind, sim in sims.items():
+                        if kind == "settlement":
+                            continue
                         sim.update_config({"webhook_url": f"{restarted.base_url}/retail/webhook/"
                                                           f"{backends[kind].id}"})
                     start = time.perf_counter()
@@ -145,6 +151,7 @@ def _run(ctx, name, faults):
                 "returns": report["returns"],
                 "refused_redemptions": report["refused_redemptions"],
                 "loyalty_transactions": report["loyalty_transactions"],
+                "settlement": report["settlement"],
                 "flows": report["flows"], "exceptions": report["exceptions"],
                 "exceptions_by_class": by_class,
                 "invariants": {k: ("ok" if not v else f"{len(v)} problems")
