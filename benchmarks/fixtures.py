@@ -115,6 +115,15 @@ def purge_backends(env, backends):
         env.cr.execute("DELETE FROM mail_message WHERE model = 'retail.exchange' "
                        "AND res_id = ANY(%s)", [ids])
         env.cr.execute("DELETE FROM retail_exchange WHERE id = ANY(%s)", [ids])
+    env.cr.execute("SELECT to_regclass('retail_settlement_batch') IS NOT NULL")
+    if env.cr.fetchone()[0]:
+        # Settlement batches of bench backends (their journal entries stay).
+        env.cr.execute("""
+            DELETE FROM retail_settlement_line WHERE batch_id IN (
+                SELECT id FROM retail_settlement_batch WHERE backend_id = ANY(%s))""",
+                       [backends.ids])
+        env.cr.execute("DELETE FROM retail_settlement_batch WHERE backend_id = ANY(%s)",
+                       [backends.ids])
     env.cr.execute("SELECT to_regclass('retail_loyalty_transaction') IS NOT NULL")
     if env.cr.fetchone()[0]:
         # The loyalty ledger of bench orders (and the discount lines on them).

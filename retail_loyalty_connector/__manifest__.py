@@ -20,6 +20,7 @@
         "views/retail_backend_views.xml",
         "views/res_partner_views.xml",
         "views/sale_order_views.xml",
+        "views/retail_flow_views.xml",
     ],
     "demo": ["demo/retail_loyalty_demo.xml"],
     "assets": {

@@ -15,6 +15,7 @@
         "data/queue_job_data.xml",
         "views/retail_backend_views.xml",
         "views/sale_order_views.xml",
+        "views/retail_flow_views.xml",
     ],
     "demo": ["demo/retail_oms_demo.xml"],
     "assets": {

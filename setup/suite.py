@@ -330,7 +330,9 @@ def cmd_start(args):
     print(f"\n  Retail Integration suite: http://127.0.0.1:{port}/odoo/action-"
           "retail_integration_base.retail_flow_action_dashboard\n"
           "  Login: admin   Password: admin\n"
-          "  Odoo log: .run/odoo.log   Stop: Ctrl+C\n", flush=True)
+          "  Odoo log: .run/odoo.log   Stop: Ctrl+C\n"
+          "  A retailer's day against the simulators, with its invariants checked:\n"
+          "    ./setup/suite day [--orders 200] [--faults]\n", flush=True)
 
     def stop(*_a):
         for proc in (odoo_proc, *simulators):
@@ -357,6 +359,15 @@ def cmd_bench(args):
     sys.exit(run(cmd, check=False, env=env, cwd=ROOT).returncode)
 
 
+def cmd_day(args):
+    """A retailer's day on a 2-worker server with the job runner, against the
+    simulators, ending with the invariants (benchmarks/measures/retail_day.py)."""
+    os.environ["RETAIL_DAY_ORDERS"] = str(args.orders)
+    args.reset = False
+    args.bench_args = ["--only", "retail_day_faults" if args.faults else "retail_day"]
+    cmd_bench(args)
+
+
 def main():
     parser = argparse.ArgumentParser(prog="setup/suite", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -379,6 +390,13 @@ def main():
     p.add_argument("--reset", action="store_true")
     p.add_argument("--output", default=os.path.join(ROOT, "bench-results.json"))
     p.set_defaults(func=cmd_bench, bench_args=[])
+    p = sub.add_parser("day", help="play a retailer's day against the simulators and check "
+                                   "the suite's invariants")
+    p.add_argument("--orders", type=int, default=200, help="orders in the day (default 200)")
+    p.add_argument("--faults", action="store_true",
+                   help="fault injection on, and the server restarted in the middle of the day")
+    p.add_argument("--output", default=os.path.join(STATE, "day-results.json"))
+    p.set_defaults(func=cmd_day)
     p = sub.add_parser("lint", help="ruff and pylint-odoo")
     p.set_defaults(func=lambda a: (prepare(), cmd_lint(a)))
     argv = sys.argv[1:]

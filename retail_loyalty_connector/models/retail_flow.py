@@ -15,6 +15,31 @@ POSTED_TYPES = ("earn", "reversal", "redeem")
 class RetailFlow(models.Model):
     _inherit = "retail.flow"
 
+    # Business KPIs of the loyalty posting flow on the dashboard card.
+    stat_loyalty_posted_rate = fields.Float(
+        string="Loyalty posts completed (24h, %)", compute="_compute_loyalty_kpis")
+    stat_loyalty_waiting = fields.Integer(
+        string="Posts waiting for the platform", compute="_compute_loyalty_kpis")
+    stat_loyalty_failed = fields.Integer(string="Loyalty posts failed (24h)",
+                                         compute="_compute_loyalty_kpis")
+
+    def _compute_loyalty_kpis(self):
+        since = fields.Datetime.now() - timedelta(hours=24)
+        Txn = self.env["retail.loyalty.transaction"].sudo()
+        for flow in self:
+            rate, waiting, failed = 0.0, 0, 0
+            if flow.id and flow.code == "loyalty_posting":
+                counts = dict(Txn._read_group(
+                    [("backend_id", "=", flow.backend_id.id), ("create_date", ">=", since),
+                     ("type", "in", ("earn", "reversal"))], ["state"], ["__count"]))
+                total = sum(counts.values())
+                rate = 100.0 * counts.get("posted", 0) / total if total else 100.0
+                waiting = Txn.search_count([("backend_id", "=", flow.backend_id.id),
+                                            ("state", "in", ("queued", "deferred", "offline"))])
+                failed = counts.get("failed", 0)
+            flow.update({"stat_loyalty_posted_rate": rate, "stat_loyalty_waiting": waiting,
+                         "stat_loyalty_failed": failed})
+
     def _retail_batch_loyalty_ledger_compare(self):
         """Nightly: compare the ledger of each member touched in the last day
         with the platform's. Each member that differs becomes one exception

@@ -119,6 +119,8 @@ class TestAccrual(LoyaltyTestMixin, HttpCase):
         exchanges = self.exchanges(self.backend).filtered(
             lambda e: e.flow_id.code == "loyalty_posting")
         self.assertEqual(set(exchanges.mapped("attempts")), {0}, "an outage spends no attempt")
+        posting = self.backend._get_flow("loyalty_posting")
+        self.assertEqual(posting.stat_loyalty_waiting, 3, "the dashboard shows what waits")
         self.platform_up()
         self.env["retail.backend"]._cron_loyalty_recover()
         self.run_jobs()
@@ -127,3 +129,5 @@ class TestAccrual(LoyaltyTestMixin, HttpCase):
         self.assertEqual([t["order_ref"] for t in self.earns()], [o.name for o in orders],
                          "in order")
         self.assertEqual([t["points"] for t in self.earns()], [20, 40, 60])
+        posting.invalidate_recordset()
+        self.assertEqual((posting.stat_loyalty_waiting, posting.stat_loyalty_posted_rate), (0, 100))

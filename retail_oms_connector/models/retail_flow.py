@@ -1,10 +1,12 @@
 # Copyright 2026 Retail Integration Suite contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from datetime import timedelta
 import uuid
 
-from odoo import models
+from odoo import fields, models
 
 from ..services.payloads import content_hash, minor_units
+from .retail_backend import INVENTORY_SYNC, ORDER_EXPORT
 
 PRODUCT_PUSH = "oms_product_push"
 MAX_PRODUCTS_PER_CALL = 1000
@@ -12,6 +14,46 @@ MAX_PRODUCTS_PER_CALL = 1000
 
 class RetailFlow(models.Model):
     _inherit = "retail.flow"
+
+    # Business KPIs of the OMS on the dashboard cards (last 24 hours).
+    stat_oms_orders = fields.Integer(string="Orders confirmed (24h)",
+                                     compute="_compute_oms_kpis")
+    stat_oms_synced_rate = fields.Float(string="Orders in the OMS (%)",
+                                        compute="_compute_oms_kpis")
+    stat_oms_inventory_waiting = fields.Integer(
+        string="Stock changes waiting", compute="_compute_oms_kpis",
+        help="(product, location) pairs changed and not yet sent to the OMS.")
+    stat_oms_inventory_lag = fields.Float(
+        string="Inventory sync lag (s)", compute="_compute_oms_kpis",
+        help="While changes wait: seconds since availability last reached the OMS.")
+
+    def _compute_oms_kpis(self):
+        since = fields.Datetime.now() - timedelta(hours=24)
+        for flow in self:
+            values = {"stat_oms_orders": 0, "stat_oms_synced_rate": 0.0,
+                      "stat_oms_inventory_waiting": 0, "stat_oms_inventory_lag": 0.0}
+            backend = flow.backend_id
+            if flow.id and flow.code == ORDER_EXPORT:
+                orders = self.env["sale.order"].sudo().search([
+                    ("state", "=", "sale"), ("date_order", ">=", since),
+                    ("company_id", "in", [backend.company_id.id, False])])
+                synced = orders.filtered(lambda o: o.retail_sync_state == "synced")
+                values["stat_oms_orders"] = len(orders)
+                values["stat_oms_synced_rate"] = \
+                    100.0 * len(synced) / len(orders) if orders else 100.0
+            elif flow.id and flow.code == INVENTORY_SYNC:
+                self.env.cr.execute(
+                    "SELECT count(*) FROM retail_oms_inventory_dirty WHERE backend_id = %s",
+                    [backend.id])
+                waiting = self.env.cr.fetchone()[0]
+                values["stat_oms_inventory_waiting"] = waiting
+                if waiting:
+                    last = self.env["retail.exchange"].sudo().search(
+                        [("flow_id", "=", flow.id), ("state", "=", "done")],
+                        order="processed_at desc", limit=1).processed_at
+                    values["stat_oms_inventory_lag"] = (
+                        fields.Datetime.now() - last).total_seconds() if last else 0.0
+            flow.update(values)
 
     def _retail_batch_oms_inventory_snapshot(self):
         """Full availability of every stocked SKU at every mapped location.

@@ -155,3 +155,17 @@ class TestOrderExport(OmsTestMixin, TransactionCase):
         self.backend.active = False
         order.action_confirm()
         self.assertFalse(self.export_exchange(order))
+
+    def test_the_dashboard_shows_orders_in_the_oms_and_waiting_stock_changes(self):
+        order = self.make_order()
+        order.action_confirm()
+        flow = self.backend._get_flow("oms_order_export")
+        self.assertLess(flow.stat_oms_synced_rate, 100, "confirmed, not yet in the OMS")
+        self.run_jobs()
+        flow.invalidate_recordset()
+        self.assertGreaterEqual(flow.stat_oms_orders, 1)
+        self.assertEqual(flow.stat_oms_synced_rate, 100)
+        self.env.cr.execute("INSERT INTO retail_oms_inventory_dirty VALUES (%s, %s, 'WH1')",
+                            [self.backend.id, self.tshirt.id])
+        inventory = self.backend._get_flow("oms_inventory_sync")
+        self.assertEqual(inventory.stat_oms_inventory_waiting, 1)
