@@ -119,20 +119,36 @@ class RetailBackend(models.Model):
     def _loyalty_set_unavailable(self, reason):
         """Remember the outage in a transaction of its own (the caller's may roll back)."""
         self.ensure_one()
-        with self.env.registry.cursor() as cr:
-            cr.execute("""
-                UPDATE retail_backend
-                   SET loyalty_unavailable_since = now() at time zone 'utc',
-                       loyalty_unavailable_reason = %s
-                 WHERE id = %s""", [(reason or "")[:250], self.id])
-        self.invalidate_recordset(["loyalty_unavailable_since", "loyalty_unavailable_reason"])
-        _logger.warning("Loyalty backend %s unavailable: %s", self.name, reason)
+        if self._loyalty_write_state(
+                "loyalty_unavailable_since = COALESCE(loyalty_unavailable_since, "
+                "now() at time zone 'utc'), loyalty_unavailable_reason = %s",
+                [(reason or "")[:250]]):
+            _logger.warning("Loyalty backend %s unavailable: %s", self.name, reason)
 
     def _loyalty_set_available(self):
         for backend in self.filtered("loyalty_unavailable_since"):
-            backend.sudo().write({"loyalty_unavailable_since": False,
-                                  "loyalty_unavailable_reason": False})
-            _logger.info("Loyalty backend %s is available again", backend.name)
+            if backend._loyalty_write_state(
+                    "loyalty_unavailable_since = NULL, loyalty_unavailable_reason = NULL", []):
+                _logger.info("Loyalty backend %s is available again", backend.name)
+
+    def _loyalty_write_state(self, assignments, params):
+        """Write the availability in its own short transaction, never waiting
+        long for the row: a caller's transaction holding it must not wait on
+        itself; the next call or the probe cron records the state then."""
+        self.ensure_one()
+        try:
+            with self.env.registry.cursor() as cr:
+                cr.execute("SET LOCAL lock_timeout = '2s'")
+                cr.execute(f"UPDATE retail_backend SET {assignments} WHERE id = %s",  # noqa: S608
+                           [*params, self.id])
+        except Exception as exc:  # noqa: BLE001 - best effort, see docstring
+            _logger.info("Loyalty backend %s: availability not recorded now (%s)", self.name,
+                         exc)
+            return False
+        finally:
+            self.invalidate_recordset(
+                ["loyalty_unavailable_since", "loyalty_unavailable_reason"], flush=False)
+        return True
 
     def _loyalty_call(self, flow, method, path, payload=None, key=None, record=None,
                       accept_codes=(), external_ref=None):
