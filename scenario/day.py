@@ -309,6 +309,7 @@ class RetailDay:
         # refunds the customer under the credit note's number.
         for credit_note in self.returns.credit_note_ids.filtered(lambda m: m.state == "draft"):
             self._unit(credit_note.action_post)
+        self._drain("credit notes")
 
     def _invoice(self):
         """Delivered orders are invoiced (Odoo owns invoicing)."""

@@ -51,7 +51,12 @@ class RetailFlow(models.Model):
         Exchange = self.env["retail.exchange"].sudo()
         today = fields.Date.today().isoformat()
         differing = 0
-        for member_ref in sorted(set(touched.mapped("member_ref"))):
+        in_flight = set(Txn.search([("backend_id", "=", backend.id),
+                                    ("state", "in", ("queued", "deferred"))])
+                        .mapped("member_ref"))
+        for member_ref in sorted(set(touched.mapped("member_ref")) - in_flight):
+            # Members with posts in flight are compared on the next run, once
+            # their posts are settled (otherwise the race is the difference).
             exchange = Exchange._record_outbound(
                 backend, self, f"ledger:{today}:{member_ref}:{uuid.uuid4().hex[:8]}",
                 record=touched.filtered(lambda t, m=member_ref: t.member_ref == m)[:1].partner_id,
@@ -75,8 +80,10 @@ class RetailFlow(models.Model):
             else:
                 values.update(state="done")
             exchange.write(values)
-        return self.env._("%(n)s members compared, %(d)s differ.",
-                          n=len(set(touched.mapped("member_ref"))), d=differing)
+        return self.env._("%(n)s members compared, %(d)s differ, %(w)s with posts in flight "
+                          "left for the next run.",
+                          n=len(set(touched.mapped("member_ref")) - in_flight), d=differing,
+                          w=len(set(touched.mapped("member_ref")) & in_flight))
 
 
 def _compare(local, remote):
