@@ -98,26 +98,39 @@ def _run(ctx, name, faults):
             restart = {"done": False, "drain_s": None}
             holder = {}
 
+            def maybe_restart():
+                """Once a third of the day's orders are fulfilled, with jobs still in
+                flight, stop the whole server (workers and runner) and start it again."""
+                if not faults or restart["done"] or not holder:
+                    return
+                env.cr.execute(
+                    "SELECT count(*) FROM sale_order WHERE id = ANY(%s) "
+                    "AND retail_oms_state = 'fulfilled'", [holder["day"].orders.ids])
+                if env.cr.fetchone()[0] < size // 3:
+                    return
+                env.cr.execute("SELECT count(*) FROM queue_job WHERE state IN "
+                               "('pending', 'enqueued', 'started')")
+                restart["jobs_in_flight"] = env.cr.fetchone()[0]
+                ctx.log(f"{name}: stopping the server (workers and job runner) mid-day, "
+                        f"{restart['jobs_in_flight']} jobs in flight")
+                ctx.stop_server()
+                time.sleep(3)
+                restarted = ctx.server(runner=True)
+                restarted.wait_log("queue job runner ready for db", timeout=60)
+                for kind, sim in sims.items():
+                    if kind == "settlement":
+                        continue
+                    sim.update_config({"webhook_url": f"{restarted.base_url}/retail/webhook/"
+                                                      f"{backends[kind].id}"})
+                start = time.perf_counter()
+                restart["done"] = True
+                _wait_drained(ctx, env)
+                restart["drain_s"] = round(time.perf_counter() - start, 2)
+                ctx.log(f"{name}: restarted; queues drained in {restart['drain_s']} s")
+
             def run_jobs():
                 env.cr.commit()
-                orders = holder["day"].orders if holder else env["sale.order"]
-                if faults and not restart["done"] and len(orders.filtered(
-                        lambda o: o.retail_oms_state == "fulfilled")) >= size // 3:
-                    ctx.log(f"{name}: stopping the server (workers and job runner) mid-day")
-                    ctx.stop_server()
-                    time.sleep(3)
-                    restarted = ctx.server(runner=True)
-                    restarted.wait_log("queue job runner ready for db", timeout=60)
-                    for kind, sim in sims.items():
-                        if kind == "settlement":
-                            continue
-                        sim.update_config({"webhook_url": f"{restarted.base_url}/retail/webhook/"
-                                                          f"{backends[kind].id}"})
-                    start = time.perf_counter()
-                    _wait_drained(ctx, env)
-                    restart.update(done=True, drain_s=round(time.perf_counter() - start, 2))
-                    ctx.log(f"{name}: restarted; queues drained in {restart['drain_s']} s")
-                _wait_drained(ctx, env)
+                _wait_drained(ctx, env, on_poll=maybe_restart)
 
             day = RetailDay(env, backends, {k: s.url for k, s in sims.items()}, run_jobs,
                             size=size, progress=lambda m: ctx.log(f"{name}: {m}"),
@@ -173,11 +186,14 @@ def _run(ctx, name, faults):
     return make_row(name, per_day, size, ">= 1", "orders/day", detail)
 
 
-def _wait_drained(ctx, env, timeout=900):
+def _wait_drained(ctx, env, timeout=900, on_poll=None):
     """Until no job is waiting or running and no message is pending."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         env.cr.commit()
+        if on_poll:
+            on_poll()
+            env.cr.commit()
         env.cr.execute("""
             SELECT (SELECT count(*) FROM queue_job
                      WHERE state IN ('pending', 'enqueued', 'started')),

@@ -574,8 +574,11 @@ class RetailExchange(models.Model):
         """Make a failed batch run visible in the exception queue."""
         exchange = self._record_outbound(
             flow.backend_id, flow, f"batch:{flow.code}:{uuid.uuid4().hex}")
-        exchange.write({"state": "failed", "attempts": 1,
-                        "failure_class": getattr(exc, "failure_class", errors.TECHNICAL),
+        failure_class = getattr(exc, "failure_class", errors.TECHNICAL)
+        if getattr(exc, "pgcode", None) in CONCURRENCY_ERRORS:
+            # Another transaction held the rows: the next scheduled run repeats it.
+            failure_class = errors.TRANSIENT
+        exchange.write({"state": "failed", "attempts": 1, "failure_class": failure_class,
                         "error": f"Batch run failed: {exc}"})
         return exchange
 
