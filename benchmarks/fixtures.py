@@ -115,8 +115,7 @@ def purge_backends(env, backends):
         env.cr.execute("DELETE FROM mail_message WHERE model = 'retail.exchange' "
                        "AND res_id = ANY(%s)", [ids])
         env.cr.execute("DELETE FROM retail_exchange WHERE id = ANY(%s)", [ids])
-    env.cr.execute("SELECT to_regclass('retail_settlement_batch') IS NOT NULL")
-    if env.cr.fetchone()[0]:
+    if _has_table(env, "retail_settlement_batch"):
         # Settlement batches of bench backends (their journal entries stay).
         env.cr.execute("""
             DELETE FROM retail_settlement_line WHERE batch_id IN (
@@ -124,8 +123,7 @@ def purge_backends(env, backends):
                        [backends.ids])
         env.cr.execute("DELETE FROM retail_settlement_batch WHERE backend_id = ANY(%s)",
                        [backends.ids])
-    env.cr.execute("SELECT to_regclass('retail_loyalty_transaction') IS NOT NULL")
-    if env.cr.fetchone()[0]:
+    if _has_table(env, "retail_loyalty_transaction"):
         # The loyalty ledger of bench orders (and the discount lines on them).
         env.cr.execute("""
             DELETE FROM sale_order_line WHERE retail_loyalty_transaction_id IN (
@@ -143,6 +141,12 @@ def purge_backends(env, backends):
     return {"backends": count, "exchanges": len(ids), "jobs": jobs}
 
 
+def _has_table(env, name):
+    """True when the module owning ``name`` is installed (the table exists)."""
+    env.cr.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+    return env.cr.fetchone()[0]
+
+
 def delete_backend_leftovers(env, ids):
     """Delete the jobs run on these backends and their OMS inventory buffer rows.
 
@@ -155,8 +159,7 @@ def delete_backend_leftovers(env, ids):
     env.flush_all()
     env.cr.execute("DELETE FROM queue_job WHERE " + JOBS_OF_BACKENDS, [list(ids)])
     jobs = env.cr.rowcount
-    env.cr.execute("SELECT to_regclass('retail_oms_inventory_dirty') IS NOT NULL")
-    if env.cr.fetchone()[0]:
+    if _has_table(env, "retail_oms_inventory_dirty"):
         env.cr.execute("DELETE FROM retail_oms_inventory_dirty WHERE backend_id = ANY(%s)",
                        [list(ids)])
     return jobs
@@ -178,8 +181,7 @@ def purge_orphan_jobs(env):
                                     SELECT jsonb_array_elements_text(""" + _RECORD_IDS + """)))""",
                        [model])
         orphans += env.cr.rowcount
-    env.cr.execute("SELECT to_regclass('retail_oms_inventory_dirty') IS NOT NULL")
-    if env.cr.fetchone()[0]:
+    if _has_table(env, "retail_oms_inventory_dirty"):
         env.cr.execute("DELETE FROM retail_oms_inventory_dirty d WHERE NOT EXISTS "
                        "(SELECT 1 FROM retail_backend b WHERE b.id = d.backend_id)")
     return orphans

@@ -48,7 +48,7 @@ class RetailDay:
     """One day of a retailer, ``size`` orders, seeded (reproducible)."""
 
     def __init__(self, env, backends, sims, run_jobs, size=30, seed=7, progress=None,
-                 settle=None, lock=None, commit=None):
+                 lock=None, commit=None):
         self.env = env
         # Live: the job runner's workers only see what this transaction committed.
         self.live = commit is not None
@@ -64,7 +64,6 @@ class RetailDay:
         self.size = size
         self.random = random.Random(seed)
         self.progress = progress or (lambda message: None)
-        self.settle = settle  # callable(day) -> settlement report, or None
         self.orders = env["sale.order"]
         self.cancelled = env["sale.order"]
         self.returns = []

@@ -24,8 +24,7 @@ import requests
 from odoo import SUPERUSER_ID, fields
 from odoo.exceptions import UserError
 
-from odoo.addons.queue_job.exception import RetryableJobError
-from odoo.addons.queue_job.job import Job
+from odoo.addons.retail_integration_base.tests.common import perform_jobs as _perform_jobs
 from odoo.addons.retail_settlement.models.retail_backend import IMPORT_FLOW
 from odoo.addons.retail_settlement.services import amounts
 
@@ -187,29 +186,8 @@ def settlement_invariants(env, backend, report):
 
 def perform_jobs(env, max_rounds=30):
     """Perform the pending queue_job jobs in this process, as the job runner
-    would (load, perform, store; a retryable error postpones the job),
-    until none is left. Returns the number of jobs done."""
-    done = 0
-    Jobs = env["queue.job"].sudo()
-    for _round in range(max_rounds):
-        records = Jobs.search([("state", "in", ("pending", "enqueued"))], order="priority, id")
-        if not records:
-            break
-        for record in records:
-            job = Job.load(env, record.uuid)
-            job.set_started()
-            job.store()
-            try:
-                job.perform()
-            except RetryableJobError as exc:
-                job.postpone(result=str(exc), seconds=exc.seconds)
-                job.set_pending(reset_retry=False)
-                job.store()
-                continue
-            job.set_done(result=job.result)
-            job.store()
-            done += 1
-    return done
+    would, until none is left. Returns the number of jobs done."""
+    return _perform_jobs(env, max_rounds)
 
 
 # ------------------------------------------------------------------ the payout

@@ -7,8 +7,8 @@ The day (``scenario/day.py``) places orders from three channels, fulfils
 them through the OMS simulator (split shipments, ship-from-store, pickup in
 store), redeems and earns loyalty points, cancels some, returns some (in
 another channel too), moves stock between the warehouse and a store,
-invoices, imports/matches/posts the next morning's payout when the
-settlement part is available, and runs the inventory snapshot; then it checks
+invoices, imports/matches/posts the next morning's payout, and runs the
+inventory snapshot; then it checks
 the invariants. ``retail_day_faults`` runs it with the simulators' fault
 injection on and the Odoo server (workers and job runner) stopped and
 restarted in the middle. Size: ``RETAIL_DAY_ORDERS`` (default 200, 30 in

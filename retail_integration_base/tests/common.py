@@ -33,6 +33,36 @@ API_KEY = "sk_test_retail_integration_4f1c2a"
 _real_send = requests.Session.send
 
 
+def perform_jobs(env, max_rounds=30, lock=None):
+    """Perform the stored queue_job jobs in this process as the job runner
+    would (load, mark started, perform, store; a retryable error postpones
+    the job, its ETA is not waited for), until none is left. ``lock`` is
+    held while each job runs. Returns the number of jobs done."""
+    lock = lock or contextlib.nullcontext()
+    performed = 0
+    for _round in range(max_rounds):
+        records = env["queue.job"].sudo().search(
+            [("state", "in", ("pending", "enqueued"))], order="priority, id")
+        if not records:
+            break
+        for record in records:
+            job = Job.load(env, record.uuid)
+            job.set_started()
+            job.store()
+            try:
+                with lock:
+                    job.perform()
+            except RetryableJobError as exc:
+                job.postpone(result=str(exc), seconds=exc.seconds)
+                job.set_pending(reset_retry=False)
+                job.store()
+                continue
+            job.set_done(result=job.result)
+            job.store()
+            performed += 1
+    return performed
+
+
 class RetailTestMixin:
     @classmethod
     def _request_handler(cls, session, request, /, **kw):
@@ -84,34 +114,12 @@ class RetailTestMixin:
         """Run pending jobs like the runner does, until none is left.
 
         Returns the number of jobs performed. Jobs raising
-        ``RetryableJobError`` are postponed as queue_job does.
+        ``RetryableJobError`` are postponed as queue_job does. Webhooks a job
+        causes reach this test's server thread, which shares the test cursor:
+        the registry's test lock keeps them out until the job is done, as
+        separate transactions would.
         """
-        performed = 0
-        for _round in range(max_rounds):
-            records = self.env["queue.job"].sudo().search(
-                [("state", "in", ("pending", "enqueued"))], order="priority, id")
-            if not records:
-                break
-            # Webhooks a job causes reach this test's server thread, which
-            # shares the test cursor: the registry's test lock keeps them
-            # out until the job is done, as separate transactions would.
-            lock = getattr(self.registry, "test_lock", None) or contextlib.nullcontext()
-            for record in records:
-                job = Job.load(self.env, record.uuid)
-                job.set_started()
-                job.store()
-                try:
-                    with lock:
-                        job.perform()
-                except RetryableJobError as exc:
-                    job.postpone(result=str(exc), seconds=exc.seconds)
-                    job.set_pending(reset_retry=False)
-                    job.store()
-                    continue
-                job.set_done(result=job.result)
-                job.store()
-                performed += 1
-        return performed
+        return perform_jobs(self.env, max_rounds, lock=getattr(self.registry, "test_lock", None))
 
     def exchanges(self, backend, **domain):
         dom = [("backend_id", "=", backend.id)] + [(k, "=", v) for k, v in domain.items()]

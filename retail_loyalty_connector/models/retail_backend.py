@@ -3,9 +3,10 @@
 from datetime import timedelta
 import logging
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
+from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.retail_integration_base.services import errors
 
 _logger = logging.getLogger(__name__)
@@ -103,9 +104,16 @@ class RetailBackend(models.Model):
     @api.model
     def _loyalty_backend_for(self, company):
         """The company's active loyalty backend (the first by sequence), if any."""
+        return self.sudo().browse(self._loyalty_backend_id_for(company.id))
+
+    @api.model
+    @tools.ormcache("company_id")
+    def _loyalty_backend_id_for(self, company_id):
+        # Asked at every order confirmation (automatic enrollment): cached;
+        # backend changes clear the registry cache.
         return self.sudo().search([
             ("kind", "=", "loyalty"), ("active", "=", True),
-            ("company_id", "in", [company.id, False])], limit=1)
+            ("company_id", "in", [company_id, False])], limit=1).id or None
 
     # ------------------------------------------------------------ availability
 
@@ -218,8 +226,6 @@ class RetailBackend(models.Model):
         self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)",
                             [POSTING_LOCK_NAMESPACE, self.id])
         if not self.env.cr.fetchone()[0]:
-            from odoo.addons.queue_job.exception import RetryableJobError
-
             raise RetryableJobError("Another job is posting for this backend.", seconds=1,
                                     ignore_retry=True)
         Exchange = self.env["retail.exchange"].sudo()

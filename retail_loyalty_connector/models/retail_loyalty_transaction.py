@@ -201,10 +201,3 @@ class RetailLoyaltyTransaction(models.Model):
         it now. A refusal lands in the exception queue for a person."""
         self.ensure_one()
         self._loyalty_enqueue(REDEEM, f"redeem-offline:{self.id}")
-
-    # -------------------------------------------------------------- actions
-
-    def action_open_order(self):
-        self.ensure_one()
-        return {"type": "ir.actions.act_window", "res_model": "sale.order",
-                "res_id": self.order_id.id, "view_mode": "form"}

@@ -1,6 +1,6 @@
 # Copyright 2026 Retail Integration Suite contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -156,11 +156,12 @@ class SaleOrder(models.Model):
         redemptions.filtered(lambda t: t.state == "held")._loyalty_confirm()
         result = super().action_confirm()
         for order in self:
-            backend = order.partner_id._loyalty_backend()
-            if backend and backend.loyalty_enroll_policy == "first_order" \
-                    and not order.partner_id.retail_loyalty_member_ref \
-                    and (order.partner_id.email or order.partner_id.phone):
-                order.partner_id._loyalty_enroll()
+            partner = order.partner_id
+            if partner.retail_loyalty_member_ref or not (partner.email or partner.phone):
+                continue
+            backend = partner._loyalty_backend()
+            if backend and backend.loyalty_enroll_policy == "first_order":
+                partner._loyalty_enroll()
         return result
 
     def _action_cancel(self):
@@ -187,11 +188,14 @@ class SaleOrder(models.Model):
     def _loyalty_accrue(self):
         """Post the order's earn transaction, exactly once per order."""
         Txn = self.env["retail.loyalty.transaction"].sudo()
-        for order in self.filtered(lambda o: o.partner_id.retail_loyalty_member_ref):
+        orders = self.filtered(lambda o: o.partner_id.retail_loyalty_member_ref)
+        earned = set(Txn.search([
+            ("idempotency_key", "in", [f"earn:{order.id}" for order in orders])]).mapped(
+                lambda t: (t.backend_id.id, t.idempotency_key)))
+        for order in orders:
             partner = order.partner_id
             key = f"earn:{order.id}"
-            if Txn.search_count([("backend_id", "=", partner.retail_loyalty_backend_id.id),
-                                 ("idempotency_key", "=", key)]):
+            if (partner.retail_loyalty_backend_id.id, key) in earned:
                 continue
             txn = Txn.create({
                 "backend_id": partner.retail_loyalty_backend_id.id, "type": "earn",
@@ -276,4 +280,4 @@ def _parse_datetime(value):
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo:
         parsed = (parsed - parsed.utcoffset()).replace(tzinfo=None)
-    return parsed + timedelta(0)
+    return parsed
