@@ -9,7 +9,6 @@ configuration, the encryption key, the filestore and the logs.
 """
 
 import argparse
-import importlib.util
 import os
 import shutil
 import signal
@@ -28,17 +27,6 @@ TEST_DB = os.environ.get("RETAIL_TEST_DB", "retail_integration_test")
 DEMO_DB = os.environ.get("RETAIL_DEMO_DB", "retail_integration_demo")
 BENCH_DB = os.environ.get("RETAIL_BENCH_DB", "retail_integration_bench")
 PY = sys.executable
-REQUIREMENTS = {  # import name -> pip requirement
-    "odoo.addons.queue_job": "odoo-addon-queue_job==18.0.3.1.2",
-    "requests": "requests",
-    "cryptography": "cryptography",
-    "pytest_odoo": "pytest-odoo",
-    "websocket": "websocket-client",
-    "ruff": "ruff",
-    "pylint_odoo": "pylint-odoo",
-}
-
-
 def say(message):
     print(f"[suite] {message}", flush=True)
 
@@ -54,22 +42,17 @@ def run(cmd, check=True, **kw):
 
 # ----------------------------------------------------------------- environment
 
-def ensure_python_packages():
-    import odoo.addons  # noqa: F401  (namespace of OCA addon wheels)
-    missing = []
-    for module, requirement in REQUIREMENTS.items():
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ModuleNotFoundError:
-            found = False
-        if not found:
-            missing.append(requirement)
-    if not missing:
-        return
-    say(f"installing from PyPI: {' '.join(missing)}")
-    result = run([PY, "-m", "pip", "install", "--quiet", *missing], check=False)
-    if result.returncode:
-        die(f"pip could not install {' '.join(missing)} for {PY}; install them and retry.")
+def ensure_venv_odoo():
+    """The suite runs only on the Odoo of the clone's .venv (setup/bootstrap.py
+    installed it): one that lingers elsewhere on the machine must not be
+    what a test or CI run exercises."""
+    import odoo
+    venv = os.path.realpath(os.path.join(ROOT, ".venv")) + os.sep
+    where = os.path.realpath(os.path.dirname(odoo.__file__))
+    if not ((os.path.realpath(sys.prefix) + os.sep).startswith(venv) and where.startswith(venv)):
+        die(f"Odoo must come from {venv}, but {PY} imports it from {where}: run "
+            "./setup/suite, which uses the clone's .venv.")
+    return where
 
 
 def ensure_chromium():
@@ -182,11 +165,11 @@ def write_config(name, http_port, workers=0, extra=None):
 
 
 def prepare():
-    say(f"Python {sys.version.split()[0]} at {PY}")
+    where = ensure_venv_odoo()
     import odoo.release
-    say(f"Odoo {odoo.release.version}")
+    say(f"Odoo {odoo.release.version} from {os.path.relpath(where, ROOT)}, "
+        f"Python {sys.version.split()[0]}")
     os.makedirs(STATE, exist_ok=True)
-    ensure_python_packages()
     ensure_postgres()
     ensure_addons_dir()
 
@@ -272,8 +255,7 @@ def cmd_test(args):
     paths = [os.path.join(ADDONS, n, "tests") for n in [*ADDON_NAMES, META]]
     paths.append(os.path.join(ADDONS, META, "simulators", "tests"))
     paths = [p for p in paths if os.path.isdir(p)]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [ROOT, os.path.join(ROOT, "setup"), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "setup")]))
     cmd = [PY, "-m", "pytest", "-p", "pytest_suite", "--odoo-config", config,
            "--odoo-database", TEST_DB, "--odoo-http", "--odoo-log-level=warn",
            "-rfEs", "-q", "-o", "cache_dir=" + os.path.join(STATE, "pytest_cache"),
@@ -304,7 +286,7 @@ def cmd_start(args):
         for path in states.values():  # a new database starts with empty partners
             if os.path.exists(path):
                 os.remove(path)
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=ROOT)
     targets = [f"{xmlid}=http://127.0.0.1:{ports[name]}"
                for name, xmlid, _offset, _extra in DEMO_SIMULATORS]
     lines = run(
@@ -353,7 +335,7 @@ def cmd_bench(args):
     prepare()
     config = write_config("bench", free_port(8269), workers=2)
     ensure_db(config, BENCH_DB, demo=False, reset=args.reset, log_name="bench-install.log")
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=ROOT)
     cmd = [PY, os.path.join(ROOT, "benchmarks", "run.py"), "--config", config,
            "--database", BENCH_DB, "--output", args.output, *args.bench_args]
     sys.exit(run(cmd, check=False, env=env, cwd=ROOT).returncode)
@@ -371,6 +353,12 @@ def cmd_day(args):
 def main():
     parser = argparse.ArgumentParser(prog="setup/suite", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("setup", help="only set up .venv (Odoo, its dependencies, the suite's "
+                                     "requirements); every other command does it first")
+    p.add_argument("--upgrade-odoo", action="store_true",
+                   help="reinstall Odoo from ODOO_SOURCE even if it did not change "
+                        "(a newer nightly at the same URL)")
+    p.set_defaults(func=lambda a: say("set-up done: " + ensure_venv_odoo()))
     p = sub.add_parser("start", help="set up if needed and start Odoo with demo backends "
                                      "and the simulators")
     p.add_argument("--port", type=int, default=8069)

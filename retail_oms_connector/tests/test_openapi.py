@@ -2,15 +2,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import fnmatch
 
+import jsonschema
 import yaml
 
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import file_path
-
-try:
-    import jsonschema
-except ImportError:  # not an Odoo requirement: a small schema walk stands in
-    jsonschema = None
 
 SPEC_PATH = "retail_oms_connector/api/openapi.yaml"
 
@@ -37,50 +33,8 @@ def _resolve(spec, ref):
     return target
 
 
-def _walk(spec, schema, value, where, problems):
-    """Minimal JSON Schema check: $ref, allOf/anyOf, type, required,
-    properties, items, enum, const. Enough for the order payload."""
-    if "$ref" in schema:
-        _walk(spec, _resolve(spec, schema["$ref"]), value, where, problems)
-    for part in schema.get("allOf", []):
-        _walk(spec, part, value, where, problems)
-    options = schema.get("anyOf") or schema.get("oneOf")
-    if options and not any(not _walk(spec, option, value, where, []) for option in options):
-        problems.append(f"{where}: matches none of the alternatives")
-    types = schema.get("type")
-    if types:
-        checks = {
-            "object": lambda v: isinstance(v, dict),
-            "array": lambda v: isinstance(v, list),
-            "string": lambda v: isinstance(v, str),
-            "integer": lambda v: _strict_int(None, v),
-            "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-            "boolean": lambda v: isinstance(v, bool),
-            "null": lambda v: v is None,
-        }
-        if not any(checks[t](value) for t in ([types] if isinstance(types, str) else types)):
-            problems.append(f"{where}: {value!r} is not of type {types}")
-            return problems
-    if "enum" in schema and value not in schema["enum"]:
-        problems.append(f"{where}: {value!r} is not one of {schema['enum']}")
-    if "const" in schema and value != schema["const"]:
-        problems.append(f"{where}: {value!r} is not {schema['const']!r}")
-    if isinstance(value, dict):
-        problems.extend(f"{where}.{key}: is required"
-                        for key in schema.get("required", []) if key not in value)
-        for key, sub in schema.get("properties", {}).items():
-            if key in value:
-                _walk(spec, sub, value[key], f"{where}.{key}", problems)
-    if isinstance(value, list) and "items" in schema:
-        for index, item in enumerate(value):
-            _walk(spec, schema["items"], item, f"{where}[{index}]", problems)
-    return problems
-
-
 def schema_errors(spec, name, value):
     """Messages of what in ``value`` breaks the component schema ``name``."""
-    if jsonschema is None:
-        return _walk(spec, {"$ref": f"#/components/schemas/{name}"}, value, name, [])
     base = jsonschema.Draft202012Validator
     validator = jsonschema.validators.extend(
         base, type_checker=base.TYPE_CHECKER.redefine("integer", _strict_int))

@@ -10,7 +10,9 @@ import threading
 import time
 import urllib.error
 
+import jsonschema
 import pytest
+import yaml
 
 from simulators.loyalty import LoyaltySimulator, main
 from simulators.tests.test_oms_simulator import (
@@ -755,8 +757,6 @@ SPEC_PATH = "retail_loyalty_connector/api/openapi.yaml"
 
 
 def _spec_validator():
-    yaml = pytest.importorskip("yaml")
-    jsonschema = pytest.importorskip("jsonschema")
     with open(f"{ROOT}/{SPEC_PATH}", encoding="utf-8") as handle:
         spec = yaml.safe_load(handle)
     base = jsonschema.Draft202012Validator

@@ -95,6 +95,10 @@ class Receiver:
         self.received = []
         self.statuses = []  # answers to give first, then 202
         self.delay = 0.0  # seconds each answer takes
+        # When set, each delivery waits (5 s at most) until this many are in
+        # flight together: parallel delivery is proven without timing luck.
+        self.gate = 0
+        self.in_flight = self.max_in_flight = 0
         self._cond = threading.Condition()
         receiver = self
 
@@ -103,9 +107,17 @@ class Receiver:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver._cond:
+                    receiver.in_flight += 1
+                    receiver.max_in_flight = max(receiver.max_in_flight, receiver.in_flight)
+                    receiver._cond.notify_all()
+                    if receiver.gate:
+                        receiver._cond.wait_for(
+                            lambda: receiver.in_flight >= receiver.gate, timeout=5)
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 with receiver._cond:
+                    receiver.in_flight -= 1
                     status = receiver.statuses.pop(0) if receiver.statuses else 202
                     receiver.received.append(
                         ({k.lower(): v for k, v in self.headers.items()}, body, status)
@@ -681,14 +693,13 @@ def test_line_quantities_can_be_reduced_until_allocated(oms):
 
 def test_parallel_webhook_workers_deliver_everything_at_once(oms, receiver):
     """webhook_workers > 1: several deliveries under way together, none lost."""
-    receiver.delay = 0.2
+    receiver.gate = 4
     assert control(oms.url, "POST", "/_sim/config", {"webhook_workers": 4})["webhook_workers"] == 4
     for n in range(4):
         create_order(oms, order_ref=f"SO10{n}", key=f"kp{n}")
         control(oms.url, "POST", f"/_sim/orders/SO10{n}/fulfil", {"events": ["shipped"]})
-    started = time.monotonic()
-    assert control(oms.url, "POST", "/_sim/wait_idle", {"timeout": 5}) == {"idle": True}
-    assert time.monotonic() - started < 0.6, "four 0.2 s deliveries ran in parallel"
+    assert control(oms.url, "POST", "/_sim/wait_idle", {"timeout": 10}) == {"idle": True}
+    assert receiver.max_in_flight == 4, "the four deliveries were under way together"
     assert sorted(e["data"]["order_ref"] for e in receiver.events()) == [
         "SO100", "SO101", "SO102", "SO103"]
     assert control(oms.url, "POST", "/_sim/config", {"webhook_workers": 1})["webhook_workers"] == 1
