@@ -23,6 +23,9 @@ ADDONS = os.path.join(STATE, "addons")
 ADDON_NAMES = ["retail_integration_base", "retail_oms_connector",
                "retail_loyalty_connector", "retail_settlement"]
 META = "retail_integration"
+# Test-only addons (OCA's test_queue_job way): linked for every server, but
+# installed only into the test database.
+TEST_ADDONS = ["test_retail_connector"]
 TEST_DB = os.environ.get("RETAIL_TEST_DB", "retail_integration_test")
 DEMO_DB = os.environ.get("RETAIL_DEMO_DB", "retail_integration_demo")
 BENCH_DB = os.environ.get("RETAIL_BENCH_DB", "retail_integration_bench")
@@ -102,7 +105,7 @@ def ensure_postgres():
 
 def ensure_addons_dir():
     os.makedirs(ADDONS, exist_ok=True)
-    links = {META: ROOT, **{name: os.path.join(ROOT, name) for name in ADDON_NAMES}}
+    links = {META: ROOT, **{name: os.path.join(ROOT, name) for name in ADDON_NAMES + TEST_ADDONS}}
     for name, target in links.items():
         path = os.path.join(ADDONS, name)
         if os.path.islink(path) and os.readlink(path) == target:
@@ -190,10 +193,10 @@ def drop_db(name):
     shutil.rmtree(os.path.join(STATE, "data", "filestore", name), ignore_errors=True)
 
 
-def install_db(config, name, demo, log_name):
+def install_db(config, name, demo, log_name, modules=(META,)):
     say(f"creating database {name} and installing the suite ({'with' if demo else 'without'} "
         "demo data); log in .run/" + log_name)
-    args = ["-d", name, "-i", META, "--stop-after-init", "--log-level=warn",
+    args = ["-d", name, "-i", ",".join(modules), "--stop-after-init", "--log-level=warn",
             f"--logfile={os.path.join(STATE, log_name)}"]
     if not demo:
         args.append("--without-demo=all")
@@ -203,22 +206,24 @@ def install_db(config, name, demo, log_name):
         die(f"installing the suite into {name} failed (see .run/{log_name}).", 1)
 
 
-def update_db(config, name, log_name):
+def update_db(config, name, log_name, modules=(META,)):
     say(f"reusing database {name}, updating the suite's modules")
-    result = run(odoo_cmd(config, "-d", name, "-u", ",".join([*ADDON_NAMES, META]),
+    # -i as well: a module added since the database was made gets installed.
+    result = run(odoo_cmd(config, "-d", name, "-i", ",".join(modules),
+                          "-u", ",".join([*ADDON_NAMES, *modules]),
                           "--stop-after-init", "--log-level=warn",
                           f"--logfile={os.path.join(STATE, log_name)}"), check=False)
     if result.returncode:
         die(f"updating the suite in {name} failed (see .run/{log_name}).", 1)
 
 
-def ensure_db(config, name, demo, reset, log_name):
+def ensure_db(config, name, demo, reset, log_name, modules=(META,)):
     """A database with the suite: created fresh, or reused and updated."""
     if reset or not db_exists(name):
         drop_db(name)
-        install_db(config, name, demo=demo, log_name=log_name)
+        install_db(config, name, demo=demo, log_name=log_name, modules=modules)
         return True
-    update_db(config, name, log_name)
+    update_db(config, name, log_name, modules=modules)
     return False
 
 
@@ -237,7 +242,7 @@ def cmd_lint(_args):
     say("lint: ruff")
     rc = run([PY, "-m", "ruff", "check", ROOT], check=False).returncode
     say("lint: pylint-odoo")
-    targets = [os.path.join(ROOT, n) for n in ADDON_NAMES]
+    targets = [os.path.join(ROOT, n) for n in ADDON_NAMES + TEST_ADDONS]
     rc |= run([PY, "-m", "pylint", f"--rcfile={os.path.join(ROOT, '.pylintrc')}",
                *targets], check=False).returncode
     if rc:
@@ -251,8 +256,9 @@ def cmd_test(args):
     if not args.no_lint:
         cmd_lint(args)
     config = write_config("test", free_port(8169))
-    ensure_db(config, TEST_DB, demo=False, reset=not args.keep_db, log_name="test-install.log")
-    paths = [os.path.join(ADDONS, n, "tests") for n in [*ADDON_NAMES, META]]
+    ensure_db(config, TEST_DB, demo=False, reset=not args.keep_db, log_name="test-install.log",
+              modules=(META, *TEST_ADDONS))
+    paths = [os.path.join(ADDONS, n, "tests") for n in [*ADDON_NAMES, *TEST_ADDONS, META]]
     paths.append(os.path.join(ADDONS, META, "simulators", "tests"))
     paths = [p for p in paths if os.path.isdir(p)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "setup")]))

@@ -1,6 +1,5 @@
 # Copyright 2026 Retail Integration Suite contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-import json
 import logging
 
 from odoo import http
@@ -14,7 +13,7 @@ _logger = logging.getLogger(__name__)
 WEBHOOK_FIELDS = [
     "webhook_max_body", "webhook_verifier", "webhook_tolerance", "integration_user_id",
     "company_id", "name", "webhook_secret_encrypted", "webhook_secret_previous_encrypted",
-    "webhook_secret_previous_until",
+    "webhook_secret_previous_until", "kind", "webhook_subject_keys",
 ]
 
 
@@ -65,9 +64,7 @@ class RetailWebhookController(http.Controller):
         if not event_id:
             return _error(400, "missing_id", "The delivery carries no event id.")
         try:
-            event = json.loads(body)
-            if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-                raise ValueError("the body must be a JSON object with a string 'type'")
+            event = backend._webhook_parse(body)
         except ValueError as exc:
             exchange, _created = request.env["retail.exchange"].sudo()._record_inbound(
                 backend, event_id, {}, body, error=f"Malformed webhook body: {exc}")

@@ -3,6 +3,7 @@
 from datetime import timedelta
 import fnmatch
 import ipaddress
+import json
 import logging
 import os
 import time
@@ -53,13 +54,23 @@ class RetailBackend(models.Model):
        ondelete={"oms": "cascade"})``;
     2. register its flows as ``retail.flow`` data or in
        ``_retail_default_flows()`` (returns a list of value dicts);
-    3. override hooks such as ``_get_health_path()`` calling ``super()``
-       first and returning early when ``self.kind`` is not theirs;
+    3. override the extension points below, calling ``super()`` when
+       ``self.kind`` is not theirs:
+
+       - ``_retail_event_subject_keys()``: which keys of an inbound event's
+         ``data`` name the partner object it is about (its lane and
+         ``external_ref``);
+       - ``_webhook_parse(body)``: the partner's event envelope;
+       - ``_get_health_path()``: what *Test connection* and the probes call;
+       - ``_retail_cache_fields()`` (model level): the connector's fields
+         whose change must clear the registry caches;
     4. implement the exchange handlers ``_retail_handle_<flow code>`` (and
        ``_retail_build_<flow code>`` for outbound flows) on ``retail.exchange``.
 
     Webhook verification is dispatched on ``webhook_verifier`` the same way:
-    ``_webhook_verify_<verifier>(headers, body)``.
+    ``_webhook_verify_<verifier>(headers, body)``, and authentication on
+    ``auth_type``: ``_retail_auth_headers_<auth_type>()`` (add a scheme with
+    ``selection_add`` on ``auth_type`` and that method).
     """
 
     _name = "retail.backend"
@@ -118,6 +129,12 @@ class RetailBackend(models.Model):
         default="standard_webhooks")
     webhook_max_body = fields.Integer(
         string="Webhook body limit (bytes)", default=1024 * 1024, required=True)
+    webhook_subject_keys = fields.Char(
+        string="Event subject keys",
+        help="Keys of an event's data that name the object it is about, comma-separated; "
+             "the first one present wins. One object's events are processed in order, "
+             "different objects' in parallel. Connectors know their own keys: this is for "
+             "generic backends.")
     webhook_tolerance = fields.Integer(
         string="Webhook timestamp tolerance (s)", default=stdwebhooks.DEFAULT_TOLERANCE,
         required=True)
@@ -265,8 +282,7 @@ class RetailBackend(models.Model):
 
     def write(self, vals):
         result = super().write(vals)
-        if {"active", "kind", "company_id"} & set(vals) or any(
-                name.startswith(("oms_", "loyalty_", "settlement_")) for name in vals):
+        if self._retail_cache_fields() & set(vals):
             self.env.registry.clear_cache()
         return result
 
@@ -376,9 +392,50 @@ class RetailBackend(models.Model):
             if values:
                 self.env["retail.flow"].sudo().create(values)
 
+    # -------------------------------------------------------- extension points
+
+    @api.model
+    def _retail_cache_fields(self):
+        """Fields whose change clears the registry caches: connectors cache
+        backend lookups and routes (``ormcache``), so a change of what those
+        read must reach every worker. Connectors add their fields."""
+        return {"active", "kind", "company_id", "webhook_subject_keys"}
+
     def _get_health_path(self):
+        """The path that *Test connection* and availability probes GET."""
         self.ensure_one()
         return "/v1/health"
+
+    def _retail_event_subject_keys(self):
+        """Keys of an inbound event's ``data`` that name the partner object
+        the event is about, in order of preference. That reference becomes
+        the exchange's ``external_ref`` and its lane key, so one object's
+        events are processed in arrival order. Connectors return theirs for
+        their kind; a generic backend reads ``webhook_subject_keys``. With
+        none, events spread over the lanes by event id."""
+        self.ensure_one()
+        return tuple(k.strip() for k in (self.webhook_subject_keys or "").split(",") if k.strip())
+
+    def _retail_event_subject(self, data):
+        """The external reference an event is about, or False."""
+        if not isinstance(data, dict):
+            return False
+        for key in self._retail_event_subject_keys():
+            if data.get(key):
+                return data[key]
+        return False
+
+    def _webhook_parse(self, body):
+        """The event of a verified delivery: a dict with a string ``type`` and,
+        optionally, an integer ``sequence`` and a ``data`` object. Raise
+        ``ValueError`` with a reason when the body is not one: the delivery
+        is recorded as failed and answered ``400``. The default is the
+        suite's envelope (CONTRACTS.md); a partner that wraps its events
+        differently overrides this for its kind and returns that shape."""
+        event = json.loads(body)
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            raise ValueError("the body must be a JSON object with a string 'type'")
+        return event
 
     @api.model
     @tools.ormcache("backend_id")
@@ -447,18 +504,28 @@ class RetailBackend(models.Model):
 
     # ----------------------------------------------------------- outbound http
 
+    def _retail_auth_headers(self):
+        """Headers that authenticate every call to the backend, by scheme:
+        ``_retail_auth_headers_<auth_type>()``."""
+        self.ensure_one()
+        return getattr(self, f"_retail_auth_headers_{self.auth_type}")()
+
+    def _retail_auth_headers_none(self):
+        return {}
+
+    def _retail_auth_headers_bearer(self):
+        key = self._decrypt("api_key_encrypted")
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def _retail_auth_headers_header(self):
+        key = self._decrypt("api_key_encrypted")
+        return {self.auth_header_name or "X-API-Key": key} if key else {}
+
     def _client_config(self):
         self.ensure_one()
-        headers = {}
-        if self.auth_type != "none":
-            key = self._decrypt("api_key_encrypted")
-            if key and self.auth_type == "bearer":
-                headers["Authorization"] = f"Bearer {key}"
-            elif key:
-                headers[self.auth_header_name or "X-API-Key"] = key
         return http_client.ClientConfig(
             cache_key=(self.env.cr.dbname, self.id, str(self.write_date)),
-            base_url=self.base_url, auth_headers=headers,
+            base_url=self.base_url, auth_headers=self._retail_auth_headers(),
             connect_timeout=self.connect_timeout, read_timeout=self.read_timeout)
 
     def _http_send(self, method, path, payload=None, exchange=None, extra_headers=None):

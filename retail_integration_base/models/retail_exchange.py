@@ -260,7 +260,7 @@ class RetailExchange(models.Model):
         """
         event_type = event.get("type") if isinstance(event, dict) else None
         flow = backend._inbound_flow(event_type)
-        data = event.get("data") if isinstance(event, dict) else None
+        data = event.get("data")
         values = {
             "name": self._make_name("inbound", flow, event_type=event_type),
             "backend_id": backend.id,
@@ -271,9 +271,7 @@ class RetailExchange(models.Model):
             "event_type": event_type,
             "event_sequence": event.get("sequence") if isinstance(
                 event.get("sequence"), int) else False,
-            "external_ref": isinstance(data, dict) and (
-                data.get("order_ref") or data.get("member_ref") or data.get("return_ref")
-            ) or False,
+            "external_ref": backend._retail_event_subject(data),
             "payload": raw_body.decode("utf-8", "replace"),
         }
         if error:

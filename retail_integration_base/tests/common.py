@@ -7,6 +7,8 @@
   runner does (load, perform, store), retries included, ignoring their ETA.
 * ``SimulatorMixin``: a reference simulator on a loopback port for the test
   class, driven through its public control API.
+* ``ConnectorConformanceMixin``: what the framework expects of every
+  connector; each connector's tests subclass it for their backend kind.
 """
 
 import base64
@@ -104,6 +106,8 @@ class RetailTestMixin:
             "retry_max_attempts": 4,
             "retry_backoff_base": 1,
             "retry_backoff_max": 8,
+            # A generic backend is told which key names an event's object.
+            "webhook_subject_keys": "order_ref",
         }
         vals.update(values)
         backend = cls.env["retail.backend"].with_user(cls.manager).create(vals)
@@ -161,3 +165,106 @@ class SimulatorMixin:
         if not result.get("idle") and time.time() < deadline:
             result = self.sim("POST", "/_sim/wait_idle", {"timeout": deadline - time.time()})
         return result.get("idle")
+
+
+class ConnectorConformanceMixin:
+    """What the framework expects of a connector's backend kind.
+
+    A connector's tests subclass it with ``RetailTestMixin`` and
+    ``TransactionCase`` and say what their kind looks like::
+
+        class TestOmsConformance(ConnectorConformanceMixin, RetailTestMixin, TransactionCase):
+            conformance_kind = "oms"
+            conformance_event = {"type": "order.shipped", "sequence": 1,
+                                 "data": {"order_ref": "SO1"}}
+            conformance_subject = "SO1"
+
+    ``conformance_event`` is one inbound event in the partner's envelope
+    (a dict, sent as JSON, or the raw bytes); a kind without inbound
+    webhooks leaves it ``None``. The checks are: every flow the kind
+    registers resolves to the methods the framework dispatches to; the
+    envelope parses into an event; each auth scheme the kind uses builds
+    its headers; an event's lane key and external reference are derived.
+    """
+
+    conformance_kind = None
+    conformance_backend_values = {}
+    conformance_auth_types = ("bearer", "header")
+    conformance_event = None
+    conformance_subject = None
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_retail()
+        # Without the generic subject keys of create_backend(): a connector
+        # derives its own.
+        values = {"webhook_subject_keys": False, **cls.conformance_backend_values}
+        cls.conformance_backend = cls.create_backend(
+            name=f"Conformance {cls.conformance_kind}", kind=cls.conformance_kind, **values)
+
+    def test_conformance_every_flow_resolves_to_its_methods(self):
+        flows = self.env["retail.flow"].search([("backend_id", "=", self.conformance_backend.id)])
+        self.assertTrue(flows, f"kind {self.conformance_kind} registers no flow")
+        Exchange, Flow = self.env["retail.exchange"], self.env["retail.flow"]
+        for flow in flows:
+            with self.subTest(flow=flow.code):
+                if flow.mode == "batch":
+                    self.assertTrue(hasattr(Flow, f"_retail_batch_{flow.code}"),
+                                    f"batch flow {flow.code} has no retail.flow._retail_batch_"
+                                    f"{flow.code}()")
+                else:
+                    self.assertTrue(hasattr(Exchange, f"_retail_handle_{flow.code}"),
+                                    f"flow {flow.code} has no retail.exchange._retail_handle_"
+                                    f"{flow.code}()")
+
+    def test_conformance_envelope_parses(self):
+        if self.conformance_event is None:
+            routes = self.conformance_backend._inbound_routes(self.conformance_backend.id)
+            self.assertFalse([p for _flow, patterns in routes for p in patterns],
+                             "a kind with webhook event types needs a conformance_event")
+            return
+        backend = self.conformance_backend
+        event = self.conformance_event
+        body = event if isinstance(event, bytes) else json.dumps(event).encode()
+        parsed = backend._webhook_parse(body)
+        self.assertIsInstance(parsed, dict)
+        self.assertIsInstance(parsed.get("type"), str)
+        self.assertTrue(backend._inbound_flow(parsed["type"]),
+                        f"no inbound flow takes {parsed['type']}")
+        with self.assertRaises(ValueError):
+            backend._webhook_parse(b"[1, 2")
+
+    def test_conformance_auth_headers_are_built(self):
+        backend = self.conformance_backend
+        for auth_type in self.conformance_auth_types:
+            with self.subTest(auth_type=auth_type):
+                backend.auth_type = auth_type
+                headers = backend._retail_auth_headers()
+                self.assertTrue(headers, f"auth {auth_type} builds no header")
+                self.assertTrue(all(isinstance(v, str) and v for v in headers.values()))
+        backend.auth_type = "none"
+        self.assertEqual(backend._retail_auth_headers(), {})
+
+    def test_conformance_lane_key_is_derived(self):
+        backend = self.conformance_backend
+        if self.conformance_event is None:
+            # No webhooks: an event sent anyway is recorded and refused.
+            body = b'{"type": "conformance.unknown", "data": {}}'
+            exchange, _created = self.env["retail.exchange"].sudo()._record_inbound(
+                backend, "evt_conformance_0", json.loads(body), body)
+            self.assertEqual((exchange.state, exchange.failure_class), ("failed", "validation"))
+            return
+        backend = self.conformance_backend
+        event = self.conformance_event
+        body = event if isinstance(event, bytes) else json.dumps(event).encode()
+        parsed = backend._webhook_parse(body)
+        self.assertEqual(backend._retail_event_subject(parsed.get("data")),
+                         self.conformance_subject)
+        exchange, created = self.env["retail.exchange"].sudo()._record_inbound(
+            backend, "evt_conformance_1", parsed, body)
+        self.assertTrue(created)
+        self.assertEqual(exchange.external_ref, self.conformance_subject)
+        flow = backend._inbound_flow(parsed["type"])
+        self.assertEqual(exchange.lane,
+                         self.env["retail.exchange"]._lane_of(flow, self.conformance_subject))

@@ -67,6 +67,16 @@ class RetailBackend(models.Model):
     loyalty_waiting_count = fields.Integer(
         string="Posts waiting", compute="_compute_loyalty_waiting_count")
 
+    @api.model
+    def _retail_cache_fields(self):
+        return super()._retail_cache_fields() | {
+            name for name in self._fields if name.startswith("loyalty_")}
+
+    def _retail_event_subject_keys(self):
+        if self.kind != "loyalty":
+            return super()._retail_event_subject_keys()
+        return ("member_ref",)
+
     def _compute_loyalty_waiting_count(self):
         groups = self.env["retail.loyalty.transaction"].sudo()._read_group(
             [("backend_id", "in", self.ids), ("state", "in", ("queued", "deferred", "offline"))],
@@ -179,7 +189,7 @@ class RetailBackend(models.Model):
         """Probe platforms known to be down; when one is back, send what waited."""
         for backend in self.sudo().search([("kind", "=", "loyalty"),
                                            ("loyalty_unavailable_since", "!=", False)]):
-            result = backend._http_send("GET", "/v1/health")
+            result = backend._http_send("GET", backend._get_health_path())
             if result.ok:
                 backend._loyalty_set_available()
                 backend._loyalty_resume()
@@ -257,7 +267,7 @@ class RetailBackend(models.Model):
 
     def action_loyalty_check_now(self):
         self.ensure_one()
-        result = self._http_send("GET", "/v1/health")
+        result = self._http_send("GET", self._get_health_path())
         if not result.ok:
             raise UserError(self.env._("The loyalty platform is still unavailable: %s",
                                        result.error))

@@ -27,6 +27,16 @@ class RetailBackend(models.Model):
         string="Default channel", default="web",
         help="Channel code sent when the order's sales team has no channel mapping.")
 
+    @api.model
+    def _retail_cache_fields(self):
+        return super()._retail_cache_fields() | {
+            name for name in self._fields if name.startswith("oms_")}
+
+    def _retail_event_subject_keys(self):
+        if self.kind != "oms":
+            return super()._retail_event_subject_keys()
+        return ("order_ref", "return_ref")
+
     def _retail_default_flows(self):
         flows = super()._retail_default_flows()
         if self.kind != "oms":

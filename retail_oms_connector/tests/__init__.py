@@ -1,6 +1,7 @@
 # Copyright 2026 Retail Integration Suite contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from . import (
+    test_conformance,
     test_fulfillment,
     test_inventory,
     test_openapi,

@@ -59,6 +59,11 @@ class RetailBackend(models.Model):
         help="A payout is settled in time when it is paid within this many days of its "
              "latest transaction.")
 
+    @api.model
+    def _retail_cache_fields(self):
+        return super()._retail_cache_fields() | {
+            name for name in self._fields if name.startswith("settlement_")}
+
     @api.constrains("settlement_key_order")
     def _check_settlement_key_order(self):
         for backend in self.filtered(lambda b: b.kind == "settlement"):
