@@ -65,7 +65,9 @@ class RetailWebhookController(http.Controller):
             return _error(400, "missing_id", "The delivery carries no event id.")
         try:
             event = backend._webhook_parse(body)
-        except ValueError as exc:
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
+            # Whatever a connector's envelope parser trips on (deeply nested
+            # JSON included) is the sender's malformed body: recorded, 400.
             exchange, _created = request.env["retail.exchange"].sudo()._record_inbound(
                 backend, event_id, {}, body, error=f"Malformed webhook body: {exc}")
             return _error(400, "malformed_json", f"Malformed body: {exc}",

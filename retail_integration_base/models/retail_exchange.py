@@ -260,7 +260,7 @@ class RetailExchange(models.Model):
         """
         event_type = event.get("type") if isinstance(event, dict) else None
         flow = backend._inbound_flow(event_type)
-        data = event.get("data")
+        data = event.get("data") if isinstance(event, dict) else None
         values = {
             "name": self._make_name("inbound", flow, event_type=event_type),
             "backend_id": backend.id,

@@ -106,6 +106,15 @@ class TestWebhookIntake(RetailTestMixin, SimulatorMixin, HttpCase):
         self.assertIn("Malformed webhook body", exchange.error)
         self.assertFalse(self.env["queue.job"].search([]), "nothing to process")
 
+    def test_deeply_nested_json_is_400_and_visible(self):
+        depth = 50000  # far past the parser's recursion limit, well inside the body limit
+        body = b'{"type": "order.updated", "data": ' + b"[" * depth + b"]" * depth + b"}"
+        response = self.post(body, event_id="evt_deep_json")
+        self.assertEqual(response.status_code, 400, response.text)
+        self.assertEqual(response.json()["error"]["code"], "malformed_json")
+        exchange = self.exchanges(self.backend, idempotency_key="evt_deep_json")
+        self.assertEqual((exchange.state, exchange.failure_class), ("failed", "validation"))
+
     def test_unknown_backend_is_404(self):
         response = self.url_open("/retail/webhook/999999", data=b"{}",
                                  headers={"Content-Type": "application/json"})
