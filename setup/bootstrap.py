@@ -89,9 +89,13 @@ def odoo_source():
             if not os.path.isfile(release):
                 die(f"ODOO_SOURCE={spec} is a folder without odoo/release.py: not an Odoo "
                     "source tree.")
-            stat = os.stat(release)
-            head = os.path.join(path, ".git", "HEAD")
-            identity = f"dir:{path}:{stat.st_mtime_ns}:{os.path.exists(head) and open(head).read()}"
+            # A git checkout is identified by its commit (a pull is an
+            # upgrade even when release.py did not change); a plain folder
+            # by its release file.
+            commit = subprocess.run(["git", "-C", path, "rev-parse", "HEAD"], capture_output=True,
+                                    text=True, check=False).stdout.strip() \
+                if os.path.exists(os.path.join(path, ".git")) and shutil.which("git") else ""
+            identity = f"dir:{path}:{commit or os.stat(release).st_mtime_ns}"
         else:
             stat = os.stat(path)
             identity = f"file:{path}:{stat.st_size}:{stat.st_mtime_ns}"
